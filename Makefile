@@ -1,0 +1,47 @@
+# lambda-oci — build, test, bench, demo, lint.
+GO       ?= go
+BIN      := bin/lambda-oci
+PKGS     := ./...
+FUZZTIME ?= 5m
+
+.PHONY: all build test bench fuzz lint demo ci clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/lambda-oci
+
+# All tests, race detector on. Integration tests that need system tools
+# (docker-registry, skopeo, podman, umoci, GNU tar) skip locally when a tool is
+# missing; .ci/run sets LAMBDA_OCI_REQUIRE_TOOLS=1 so CI fails instead.
+test:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
+	bash scripts/bench-compare.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./layerconv
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# The README's first command: an offline build of the example image on the
+# bundled base, printing the JSON result.
+demo: build
+	rm -rf out/demo
+	$(BIN) build --base oci:testdata/base:latest --arch x86_64 \
+		--layer testdata/demo/layer.zip --code testdata/demo/code \
+		--handler app.handler --oci-layout out/demo --json
+
+# The README's second command: system packages for the tests (apt, as root), then the tests.
+ci:
+	bash scripts/install-test-deps.sh
+	$(MAKE) lint
+	LAMBDA_OCI_REQUIRE_TOOLS=1 $(MAKE) test
+
+clean:
+	rm -rf bin out

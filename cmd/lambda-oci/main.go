@@ -1,0 +1,59 @@
+// Command lambda-oci builds AWS Lambda container images without a Docker
+// daemon. The commands are thin: each binds flags into an options struct,
+// calls a library function and prints the result (stdout: only the result;
+// logs and progress: stderr).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// app carries the command's I/O so tests can run commands in-process.
+type app struct {
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, a *app) int {
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(a.stderr, "lambda-oci: "+describeError(err))
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "lambda-oci",
+		Short:         "Build AWS Lambda container images without a Docker daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.AddCommand(
+		newConvertCmd(a),
+		newBuildCmd(a),
+		newRuntimesCmd(a),
+		newMigrateCmd(a),
+	)
+	return root
+}

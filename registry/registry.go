@@ -1,0 +1,14 @@
+// Package registry is the only package that talks to registries and to ECR:
+// it parses references, builds the keychain (ECR, ECR Public, docker config,
+// anonymous), fetches bases (registry refs and oci:PATH[:TAG] layouts), pushes
+// with retries and bounded concurrency, and writes OCI layouts and docker
+// tarballs atomically. Failures come back as typed errors.
+//
+// API CONTRACT (other packages code against this; keep signatures stable):
+//
+//	type Base struct { Ref string; Index v1.ImageIndex; Image v1.Image } // exactly one of Index/Image
+//	func FetchBase(ctx context.Context, ref string, opts Options) (*Base, error) // "oci:PATH[:TAG]" or a registry ref
+//	func WriteLayout(ctx context.Context, dir string, img v1.Image, refName string) error
+//	func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error
+//	func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error)
+package registry

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian 12 machine (as root).
+set -euo pipefail
+pkgs=(docker-registry apache2-utils openssl curl ca-certificates tar gzip zip unzip
+      podman runc conmon containernetworking-plugins golang-github-containers-common
+      busybox-static umoci skopeo)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: need root to apt-get install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The AWS Lambda Runtime Interface Emulator, static, pinned: the e2e tests put
+# it inside a Lambda-like base image.
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+if ! command -v aws-lambda-rie >/dev/null 2>&1; then
+  CGO_ENABLED=0 GOBIN=/usr/local/bin go install \
+    "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${RIE_VERSION}"
+fi
