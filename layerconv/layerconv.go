@@ -4,18 +4,47 @@
 // entries, mode normalisation, symlinks, unsafe-entry rejection, timestamps,
 // compression, and the layer's digest/diffID/sizes.
 //
-// API CONTRACT (other packages code against this; keep signatures stable):
+// The layer it writes:
+//   - every entry under the prefix, names normalised (./x -> x, a//b -> a/b,
+//     backslashes of Windows-made zips -> /), sorted by path component so the
+//     order of the zip does not matter;
+//   - a directory entry for every ancestor, the prefix's own included
+//     (opt/, var/, var/task/), mode 0755, because Lambda's unpacker refuses
+//     layers without them;
+//   - files 0644, or 0755 when any executable bit was set; directories 0755;
+//     setuid/setgid/sticky dropped. Entries without Unix modes (Windows-made
+//     zips) get 0644, except bootstrap at the root and everything under bin/
+//     and extensions/, which get 0755;
+//   - symlinks as tar symlinks (targets untouched, absolute ones included);
+//     never hardlinks;
+//   - uid/gid 0, no user/group names, every mtime the same instant
+//     (Options.ModTime, else SOURCE_DATE_EPOCH, else DefaultModTime), PAX
+//     records only where USTAR cannot hold a field (long names);
+//   - __MACOSX/ trees and AppleDouble ._* files left out and listed in
+//     Result.Dropped (under extensions/ Lambda would run them).
 //
-//	func Convert(ctx context.Context, src string, opts Options) (*Result, error) // zip file or directory
-//	func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, error)
-//	func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error)
-//	func (r *Result) WriteTo/Save(ctx, path) ... // write the .tar.gz atomically
+// Unsafe or ambiguous inputs are refused with an *Error naming the source,
+// the entry and the reason (see the Err* values), before any output exists.
+// The sum of declared sizes is checked against Options.MaxSize before
+// anything is inflated, and every entry's content must match its declared
+// size and CRC-32, so neither a zip bomb nor a lying header gets far.
+//
+// Compression is deterministic: gzip via klauspost/pgzip at CompressionLevel
+// in CompressionBlockSize blocks, each block primed with the previous
+// block's tail, so the bytes do not depend on the number of cores. The
+// blob is written once while its digest, diffID and sizes are computed in
+// the same pass.
 package layerconv
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -23,39 +52,114 @@ import (
 // DefaultMaxSize is Lambda's uncompressed image size limit (10 GiB).
 const DefaultMaxSize int64 = 10 << 30
 
+// DefaultModTime is every entry's mtime when neither Options.ModTime nor
+// SOURCE_DATE_EPOCH is set: the Unix epoch, 1970-01-01T00:00:00Z.
+var DefaultModTime = time.Unix(0, 0).UTC()
+
+const (
+	// DefaultPrefix is where Lambda extracts layers.
+	DefaultPrefix = "/opt"
+	// CodePrefix is where Lambda puts function code (LAMBDA_TASK_ROOT).
+	CodePrefix = "/var/task"
+)
+
 // Options configure a conversion. The zero value converts to /opt with the
-// default limit, SOURCE_DATE_EPOCH (or the fixed instant) and no cache.
+// default limit, SOURCE_DATE_EPOCH (or DefaultModTime) and no cache.
 type Options struct {
 	// Prefix is the absolute directory the entries are rooted at ("/opt" when empty).
 	Prefix string
 	// MaxSize bounds the sum of the declared uncompressed sizes (DefaultMaxSize when 0).
 	MaxSize int64
-	// ModTime is every entry's mtime; zero means SOURCE_DATE_EPOCH or the fixed default.
+	// ModTime is every entry's mtime; zero means SOURCE_DATE_EPOCH or
+	// DefaultModTime. Sub-second precision is dropped.
 	ModTime time.Time
-	// CacheDir holds converted layers keyed by input hash, prefix, options and
-	// converter version; empty disables the cache.
+	// CacheDir holds converted layers keyed by the input zip's sha256, the
+	// prefix, the options and the converter version; empty disables the
+	// cache. Directories are never cached (hashing a tree costs about as
+	// much as converting it, and code directories change on every build).
 	CacheDir string
 }
 
 // Result is a converted layer and what was done to make it.
 type Result struct {
+	// Layer reads the blob Result owns; it is valid until Close.
 	Layer            v1.Layer
 	Digest           v1.Hash
 	DiffID           v1.Hash
 	Size             int64
 	UncompressedSize int64
-	Files            int
-	Dirs             int
-	Symlinks         int
+	// Files, Dirs and Symlinks count the tar entries written, the
+	// synthesised parent directories (opt/, var/task/, ...) included.
+	Files    int
+	Dirs     int
+	Symlinks int
 	// Dropped lists entries left out (__MACOSX/, AppleDouble ._* files).
 	Dropped []string
 	// Normalized counts entries whose name or mode was normalised.
 	Normalized int
 	// CacheHit reports that no conversion ran.
 	CacheHit bool
+
+	blobPath string
+	tempDir  string // removed by Close; empty for cached blobs
 }
 
 // Convert converts a zip file or a directory.
 func Convert(ctx context.Context, src string, opts Options) (*Result, error) {
-	return nil, errors.New("layerconv: not implemented yet")
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("layerconv: %w", err)
+	}
+	if st.IsDir() {
+		return ConvertDir(ctx, src, opts)
+	}
+	return ConvertZip(ctx, src, opts)
+}
+
+// ModTimeFromEnv returns the mtime SOURCE_DATE_EPOCH asks for (decimal
+// seconds since the epoch), or DefaultModTime when it is unset or empty.
+func ModTimeFromEnv(getenv func(string) string) (time.Time, error) {
+	v := getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return DefaultModTime, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("layerconv: SOURCE_DATE_EPOCH=%q: want a non-negative integer of seconds", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// resolved is Options with the defaults applied.
+type resolved struct {
+	prefix   string // clean, absolute
+	maxSize  int64
+	modTime  time.Time
+	cacheDir string
+}
+
+func (o Options) resolve() (resolved, error) {
+	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir}
+	if r.prefix == "" {
+		r.prefix = DefaultPrefix
+	}
+	if !strings.HasPrefix(r.prefix, "/") || strings.ContainsRune(r.prefix, 0) || !utf8.ValidString(r.prefix) {
+		return r, fmt.Errorf("layerconv: prefix %q: want an absolute path", o.Prefix)
+	}
+	r.prefix = path.Clean(r.prefix)
+	if r.maxSize == 0 {
+		r.maxSize = DefaultMaxSize
+	}
+	if r.maxSize < 0 {
+		return r, fmt.Errorf("layerconv: max size %d: want a positive number of bytes", o.MaxSize)
+	}
+	if r.modTime.IsZero() {
+		t, err := ModTimeFromEnv(os.Getenv)
+		if err != nil {
+			return r, err
+		}
+		r.modTime = t
+	}
+	r.modTime = r.modTime.Truncate(time.Second).UTC()
+	return r, nil
 }

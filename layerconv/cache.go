@@ -1,0 +1,167 @@
+package layerconv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// CacheDirEnv overrides the default cache directory.
+const CacheDirEnv = "LAMBDA_OCI_CACHE_DIR"
+
+// DefaultCacheDir is $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user
+// cache directory (os.UserCacheDir: $XDG_CACHE_HOME or ~/.cache on Linux).
+func DefaultCacheDir(getenv func(string) string) (string, error) {
+	if d := getenv(CacheDirEnv); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("layerconv: no cache directory (set %s): %w", CacheDirEnv, err)
+	}
+	return filepath.Join(d, "lambda-oci"), nil
+}
+
+// The cache lives in <CacheDir>/layerconv:
+//
+//	keys/<key>.json          what a conversion produced (cacheMeta)
+//	blobs/sha256/<hex>       the layer blobs, by digest
+//	tmp/                     conversions in progress
+//
+// Blobs are renamed into place before their key, and both renames are
+// atomic, so a reader sees either nothing or a complete entry, and two
+// processes converting the same input just both rename identical files.
+type cache struct {
+	root string
+	key  string
+}
+
+type cacheMeta struct {
+	Digest           v1.Hash  `json:"digest"`
+	DiffID           v1.Hash  `json:"diffID"`
+	Size             int64    `json:"size"`
+	UncompressedSize int64    `json:"uncompressedSize"`
+	Files            int      `json:"files"`
+	Dirs             int      `json:"dirs"`
+	Symlinks         int      `json:"symlinks"`
+	Dropped          []string `json:"dropped"`
+	Normalized       int      `json:"normalized"`
+}
+
+func newCache(o resolved, inputSHA256 []byte) *cache {
+	h := sha256.New()
+	for _, s := range []string{
+		ConverterVersion(),
+		"prefix=" + o.prefix,
+		"mtime=" + strconv.FormatInt(o.modTime.Unix(), 10),
+		"max=" + strconv.FormatInt(o.maxSize, 10),
+		"zip-sha256=" + hex.EncodeToString(inputSHA256),
+	} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return &cache{root: filepath.Join(o.cacheDir, "layerconv"), key: hex.EncodeToString(h.Sum(nil))}
+}
+
+func (c *cache) keyPath() string { return filepath.Join(c.root, "keys", c.key+".json") }
+
+func (c *cache) blobPath(d v1.Hash) string {
+	return filepath.Join(c.root, "blobs", d.Algorithm, d.Hex)
+}
+
+// lookup returns the cached result, or false for a miss (an unreadable or
+// inconsistent entry is a miss: the conversion then overwrites it).
+func (c *cache) lookup() (*Result, bool) {
+	data, err := os.ReadFile(c.keyPath())
+	if err != nil {
+		return nil, false
+	}
+	var m cacheMeta
+	if err := json.Unmarshal(data, &m); err != nil || m.Digest.Algorithm != "sha256" || len(m.Digest.Hex) != 64 {
+		return nil, false
+	}
+	if _, err := hex.DecodeString(m.Digest.Hex); err != nil {
+		return nil, false
+	}
+	bp := c.blobPath(m.Digest)
+	fi, err := os.Stat(bp)
+	if err != nil || fi.Size() != m.Size {
+		return nil, false
+	}
+	r := newResult(blob{path: bp, digest: m.Digest, diffID: m.DiffID, size: m.Size, uncompSize: m.UncompressedSize},
+		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized}, "")
+	r.CacheHit = true
+	return r, true
+}
+
+func (c *cache) tmpDir() (string, error) {
+	d := filepath.Join(c.root, "tmp")
+	return d, os.MkdirAll(d, 0o755)
+}
+
+// store moves a finished blob into the cache and records its key.
+func (c *cache) store(b blob, st *stats) (_ *Result, err error) {
+	tmpBlob := b.path
+	defer func() {
+		if err != nil {
+			os.Remove(tmpBlob) // fails harmlessly once renamed
+			err = fmt.Errorf("layerconv: cache %s: %w", c.root, err)
+		}
+	}()
+	bp := c.blobPath(b.digest)
+	if err := os.MkdirAll(filepath.Dir(bp), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.keyPath()), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(b.path, bp); err != nil {
+		return nil, err
+	}
+	b.path = bp
+	r := newResult(b, st, "")
+	data, err := json.Marshal(cacheMeta{
+		Digest: r.Digest, DiffID: r.DiffID, Size: r.Size, UncompressedSize: r.UncompressedSize,
+		Files: r.Files, Dirs: r.Dirs, Symlinks: r.Symlinks, Dropped: r.Dropped, Normalized: r.Normalized,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(c.root, "tmp"), "key-*.json.tmp")
+	if err != nil {
+		return nil, err
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), c.keyPath()); err != nil {
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	return r, nil
+}
+
+// hashFile returns the sha256 of f's content and rewinds it.
+func hashFile(ctx context.Context, f *os.File) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f}); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}

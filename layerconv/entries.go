@@ -1,0 +1,156 @@
+package layerconv
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+type kind uint8
+
+const (
+	kindFile kind = iota
+	kindDir
+	kindSymlink
+)
+
+// entry is one path of the layer, relative to the prefix.
+type entry struct {
+	name   string // normalised, no leading or trailing slash, never empty
+	raw    string // as the source spells it, for messages
+	kind   kind
+	mode   int64 // permission bits written to the tar header
+	size   int64 // declared content size (files and symlinks)
+	target string
+	src    int  // index into the source's own list; -1 for synthesised parents
+	synth  bool // a parent directory no source entry named
+	// normalized: the name or the mode was rewritten.
+	normalized bool
+}
+
+// symlinkMax bounds a symlink target (PATH_MAX including the NUL).
+const symlinkMax = 4095
+
+// normalizeName turns a source name into a clean relative path. changed
+// reports a rewrite beyond dropping a directory's trailing slash. An empty
+// result names the root itself.
+func normalizeName(raw string, backslashes bool) (name string, changed bool, err error) {
+	if strings.IndexByte(raw, 0) >= 0 {
+		return "", false, fmt.Errorf("%w: contains NUL", ErrInvalidName)
+	}
+	if !utf8.ValidString(raw) {
+		return "", false, fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
+	}
+	s := raw
+	if backslashes && strings.ContainsRune(s, '\\') {
+		s = strings.ReplaceAll(s, `\`, "/")
+	}
+	if strings.HasPrefix(s, "/") {
+		return "", false, ErrAbsolutePath
+	}
+	parts := make([]string, 0, strings.Count(s, "/")+1)
+	for p := range strings.SplitSeq(s, "/") {
+		switch p {
+		case "", ".":
+		case "..":
+			if len(parts) == 0 {
+				return "", false, ErrPathEscapes
+			}
+			parts = parts[:len(parts)-1]
+		default:
+			parts = append(parts, p)
+		}
+	}
+	name = strings.Join(parts, "/")
+	return name, name != strings.TrimSuffix(raw, "/"), nil
+}
+
+// dropped reports macOS litter: __MACOSX/ trees and AppleDouble ._* files.
+func dropped(name string, k kind) bool {
+	if name == "__MACOSX" || strings.HasPrefix(name, "__MACOSX/") {
+		return true
+	}
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	return k != kindDir && strings.HasPrefix(base, "._")
+}
+
+// conventionalExec reports whether a file without Unix modes should be
+// executable: Lambda runs bootstrap at the root and everything in bin/ and
+// extensions/.
+func conventionalExec(name string) bool {
+	return name == "bootstrap" || strings.HasPrefix(name, "bin/") || strings.HasPrefix(name, "extensions/")
+}
+
+// cmpPath orders paths component by component ('/' sorts before every other
+// byte), so a directory's contents follow it contiguously and every parent
+// precedes its children.
+func cmpPath(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return 1
+		}
+		if ca < cb {
+			return -1
+		}
+		return 1
+	}
+	return len(a) - len(b)
+}
+
+// buildTree sorts the entries, refuses duplicates, file/directory clashes
+// and entries below symlinks, and adds the parent directories no entry
+// named. The result is in write order.
+func buildTree(src string, es []entry) ([]entry, error) {
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := cmpPath(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.src - b.src // keep the error deterministic for duplicates
+	})
+	byName := make(map[string]kind, len(es))
+	for i := range es {
+		if i > 0 && es[i].name == es[i-1].name {
+			if (es[i].kind == kindDir) == (es[i-1].kind == kindDir) {
+				return nil, entryErr(src, es[i].raw, fmt.Errorf("%w: same path as %q", ErrDuplicate, es[i-1].raw))
+			}
+			return nil, entryErr(src, es[i].raw, fmt.Errorf("%w: clashes with %q", ErrFileDirConflict, es[i-1].raw))
+		}
+		byName[es[i].name] = es[i].kind
+	}
+	var synth []entry
+	for i := range es {
+		name := es[i].name
+	ancestors:
+		for j := strings.LastIndexByte(name, '/'); j > 0; j = strings.LastIndexByte(name[:j], '/') {
+			parent := name[:j]
+			k, ok := byName[parent]
+			switch {
+			case !ok:
+				byName[parent] = kindDir
+				synth = append(synth, entry{name: parent, raw: parent + "/", kind: kindDir, mode: 0o755, src: -1, synth: true})
+			case k == kindDir:
+				// Its own ancestors were or will be checked with its entry.
+				break ancestors
+			case k == kindSymlink:
+				return nil, entryErr(src, es[i].raw, fmt.Errorf("%w %q", ErrBelowSymlink, parent))
+			default:
+				return nil, entryErr(src, es[i].raw, fmt.Errorf("%w: %q is a file", ErrFileDirConflict, parent))
+			}
+		}
+	}
+	if len(synth) == 0 {
+		return es, nil
+	}
+	all := append(es, synth...)
+	slices.SortFunc(all, func(a, b entry) int { return cmpPath(a.name, b.name) })
+	return all, nil
+}

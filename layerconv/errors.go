@@ -1,0 +1,51 @@
+package layerconv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reasons an input is refused. Every refusal is an *Error wrapping one of
+// these, so callers can test with errors.Is and users read which file, which
+// entry and why.
+var (
+	ErrPathEscapes       = errors.New("path escapes the root")
+	ErrAbsolutePath      = errors.New("absolute path")
+	ErrInvalidName       = errors.New("invalid name")
+	ErrDuplicate         = errors.New("duplicate entry")
+	ErrFileDirConflict   = errors.New("a file and a directory with the same path")
+	ErrBelowSymlink      = errors.New("entry below a symlink (would write through a link)")
+	ErrEncrypted         = errors.New("encrypted entries are not supported")
+	ErrUnsupportedMethod = errors.New("unsupported compression method")
+	ErrUnsupportedType   = errors.New("unsupported file type")
+	ErrChecksum          = errors.New("CRC-32 mismatch")
+	ErrSizeMismatch      = errors.New("declared size differs from the content")
+	ErrCorrupt           = errors.New("truncated or corrupt archive")
+	ErrTooLarge          = errors.New("uncompressed size exceeds the limit")
+	ErrInvalidSymlink    = errors.New("invalid symlink")
+)
+
+// Error is a refused input or a failed conversion: the source (zip file or
+// directory), the entry when one is to blame, and the reason.
+type Error struct {
+	Source string
+	Entry  string // empty when the whole input is at fault
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Entry == "" {
+		return fmt.Sprintf("layerconv: %s: %v", e.Source, e.Err)
+	}
+	return fmt.Sprintf("layerconv: %s: entry %q: %v", e.Source, e.Entry, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func entryErr(src, entry string, err error) error {
+	return &Error{Source: src, Entry: entry, Err: err}
+}
+
+func srcErr(src string, err error) error {
+	return &Error{Source: src, Err: err}
+}

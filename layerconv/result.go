@@ -1,0 +1,163 @@
+package layerconv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+)
+
+// finish writes the layer (into the cache when there is one, else into a
+// temporary directory Result.Close removes) and builds the Result.
+func finish(ctx context.Context, o resolved, c *cache, es []entry, src source, st *stats, concurrency int) (*Result, error) {
+	var dir, tempDir string
+	var err error
+	if c != nil {
+		dir, err = c.tmpDir()
+	} else {
+		tempDir, err = os.MkdirTemp("", "layerconv-*")
+		dir = tempDir
+	}
+	if err != nil {
+		return nil, fmt.Errorf("layerconv: %w", err)
+	}
+	b, err := writeLayer(ctx, dir, c != nil, o, es, src, st, concurrency)
+	if err != nil {
+		if tempDir != "" {
+			os.RemoveAll(tempDir)
+		}
+		return nil, err
+	}
+	if c != nil {
+		return c.store(b, st)
+	}
+	return newResult(b, st, tempDir), nil
+}
+
+func newResult(b blob, st *stats, tempDir string) *Result {
+	dropped := st.dropped
+	if dropped == nil {
+		dropped = []string{}
+	}
+	return &Result{
+		Layer:            &blobLayer{path: b.path, digest: b.digest, diffID: b.diffID, size: b.size},
+		Digest:           b.digest,
+		DiffID:           b.diffID,
+		Size:             b.size,
+		UncompressedSize: b.uncompSize,
+		Files:            st.files,
+		Dirs:             st.dirs,
+		Symlinks:         st.symlinks,
+		Dropped:          dropped,
+		Normalized:       st.normalized,
+		blobPath:         b.path,
+		tempDir:          tempDir,
+	}
+}
+
+// WriteFile copies the .tar.gz to path atomically: a temporary file beside
+// it, renamed into place once complete; nothing is left behind on failure.
+func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
+	in, err := os.Open(r.blobPath)
+	if err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	if _, err := io.Copy(out, &ctxReader{ctx: ctx, r: in}); err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	if err := out.Chmod(0o644); err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	if err := os.Rename(out.Name(), path); err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close removes the temporary blob of an uncached conversion; cached blobs
+// stay in the cache. The Layer must not be read after Close. Safe to call
+// more than once.
+func (r *Result) Close() error {
+	if r.tempDir == "" {
+		return nil
+	}
+	dir := r.tempDir
+	r.tempDir = ""
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("layerconv: %w", err)
+	}
+	return nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// blobLayer is a v1.Layer backed by the finished blob file; its identity
+// comes from the conversion pass, never from re-reading.
+type blobLayer struct {
+	path           string
+	digest, diffID v1.Hash
+	size           int64
+}
+
+var _ v1.Layer = (*blobLayer)(nil)
+
+func (l *blobLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *blobLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *blobLayer) Size() (int64, error)                { return l.size, nil }
+func (l *blobLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+func (l *blobLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
+
+func (l *blobLayer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("layerconv: %s: %w", l.path, err)
+	}
+	return &gunzipReader{Reader: zr, f: f}, nil
+}
+
+type gunzipReader struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g *gunzipReader) Close() error {
+	err := g.Reader.Close()
+	if ferr := g.f.Close(); err == nil {
+		err = ferr
+	}
+	return err
+}
