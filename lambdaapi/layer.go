@@ -1,0 +1,218 @@
+package lambdaapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// LayerFile is a layer version's zip, downloaded and verified.
+type LayerFile struct {
+	// Path is the verified zip.
+	Path string `json:"-"`
+	// ARN is the layer version ARN.
+	ARN string `json:"arn"`
+	// CodeSha256 is Lambda's digest: base64 of the raw SHA-256 of the zip.
+	CodeSha256 string `json:"codeSha256"`
+	CodeSize   int64  `json:"codeSize"`
+	// CompatibleRuntimes and CompatibleArchitectures are the layer's
+	// declarations; empty means none were declared.
+	CompatibleRuntimes      []string `json:"compatibleRuntimes,omitempty"`
+	CompatibleArchitectures []string `json:"compatibleArchitectures,omitempty"`
+	// FromCache reports that neither an API call nor a download was made.
+	FromCache bool `json:"-"`
+	// Downloaded reports that the zip was fetched from Lambda's URL (false
+	// when the zip was found in the cache by its digest).
+	Downloaded bool `json:"-"`
+
+	st *store
+}
+
+// Remove deletes the zip when it lives in a temporary directory (no
+// CacheDir); cached zips are kept.
+func (l *LayerFile) Remove() {
+	if l != nil && l.st != nil {
+		l.st.discard()
+	}
+}
+
+// CompatibilityWarning returns a warning when the layer declares compatible
+// runtimes or architectures that exclude runtime or arch (Lambda's names:
+// "python3.12", "x86_64"), and "" otherwise. An empty runtime (a build from
+// an explicit base) skips the runtime check. Lambda itself only refuses
+// incompatible layers at CreateFunction for zip functions; in an image the
+// mismatch shows up at invoke time, hence a warning rather than an error.
+func (l *LayerFile) CompatibilityWarning(runtime, arch string) string {
+	var why []string
+	if runtime != "" && len(l.CompatibleRuntimes) > 0 && !slices.Contains(l.CompatibleRuntimes, runtime) {
+		why = append(why, fmt.Sprintf("runtime %s is not among its compatible runtimes [%s]", runtime, strings.Join(l.CompatibleRuntimes, ", ")))
+	}
+	if arch != "" && len(l.CompatibleArchitectures) > 0 && !slices.Contains(l.CompatibleArchitectures, arch) {
+		why = append(why, fmt.Sprintf("architecture %s is not among its compatible architectures [%s]", arch, strings.Join(l.CompatibleArchitectures, ", ")))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("layer %s: %s", l.ARN, strings.Join(why, "; "))
+}
+
+// layerIndexEntry is what the cache remembers about a layer version.
+type layerIndexEntry struct {
+	ARN                     string   `json:"arn"`
+	CodeSha256              string   `json:"codeSha256"`
+	CodeSize                int64    `json:"codeSize"`
+	CompatibleRuntimes      []string `json:"compatibleRuntimes,omitempty"`
+	CompatibleArchitectures []string `json:"compatibleArchitectures,omitempty"`
+}
+
+func (s *store) indexPath(arn string) string {
+	sum := sha256.Sum256([]byte(arn))
+	return filepath.Join(s.dir, "layers", hex.EncodeToString(sum[:])+".json")
+}
+
+// lookupLayer returns the cached layer version, or nil when the index or its
+// zip is missing or unreadable (a cache miss, never an error: the API is
+// the source of truth).
+func (s *store) lookupLayer(arn string) *LayerFile {
+	if s.temporary {
+		return nil
+	}
+	b, err := os.ReadFile(s.indexPath(arn))
+	if err != nil {
+		return nil
+	}
+	var e layerIndexEntry
+	if json.Unmarshal(b, &e) != nil || e.ARN != arn {
+		return nil
+	}
+	hexSum, err := decodeSha256(arn, e.CodeSha256)
+	if err != nil {
+		return nil
+	}
+	p := s.cachedZip(hexSum, e.CodeSize)
+	if p == "" {
+		return nil
+	}
+	return &LayerFile{Path: p, ARN: e.ARN, CodeSha256: e.CodeSha256, CodeSize: e.CodeSize,
+		CompatibleRuntimes: e.CompatibleRuntimes, CompatibleArchitectures: e.CompatibleArchitectures, FromCache: true}
+}
+
+func (s *store) rememberLayer(l *LayerFile) error {
+	if s.temporary {
+		return nil
+	}
+	b, err := json.Marshal(layerIndexEntry{ARN: l.ARN, CodeSha256: l.CodeSha256, CodeSize: l.CodeSize,
+		CompatibleRuntimes: l.CompatibleRuntimes, CompatibleArchitectures: l.CompatibleArchitectures})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.indexPath(l.ARN), append(b, '\n'))
+}
+
+// FetchLayer returns the verified zip of a layer version: from the cache
+// without any API call when the version is indexed there, else through
+// GetLayerVersionByArn (in the ARN's region) and a download of
+// Content.Location checked against Content.CodeSize and Content.CodeSha256.
+func FetchLayer(ctx context.Context, arn string, opts Options) (*LayerFile, error) {
+	parsed, err := ParseLayerARN(arn)
+	if err != nil {
+		return nil, err
+	}
+	arn = parsed.String()
+	st, err := openStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	if l := st.lookupLayer(arn); l != nil {
+		opts.logf("layer %s: cached (%d bytes)", arn, l.CodeSize)
+		return l, nil
+	}
+	l, err := fetchLayer(ctx, st, parsed, opts)
+	if err != nil {
+		st.discard()
+		return nil, err
+	}
+	return l, nil
+}
+
+func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (*LayerFile, error) {
+	arn := parsed.String()
+	client, _, err := newClient(ctx, opts, parsed.Region)
+	if err != nil {
+		return nil, err
+	}
+	out, err := client.GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: aws.String(arn)})
+	if err != nil {
+		return nil, apiError("GetLayerVersionByArn", "lambda:GetLayerVersion", arn, err)
+	}
+	if out.Content == nil || aws.ToString(out.Content.CodeSha256) == "" {
+		return nil, fmt.Errorf("lambdaapi: GetLayerVersionByArn %q: the response has no Content.CodeSha256", arn)
+	}
+	l := &LayerFile{ARN: arn, CodeSha256: aws.ToString(out.Content.CodeSha256), CodeSize: out.Content.CodeSize}
+	for _, r := range out.CompatibleRuntimes {
+		l.CompatibleRuntimes = append(l.CompatibleRuntimes, string(r))
+	}
+	for _, a := range out.CompatibleArchitectures {
+		l.CompatibleArchitectures = append(l.CompatibleArchitectures, string(a))
+	}
+	l.Path, l.Downloaded, err = st.fetchZip(ctx, opts, "layer "+arn, aws.ToString(out.Content.Location), l.CodeSha256, l.CodeSize)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.rememberLayer(l); err != nil {
+		// The zip is verified and usable; only the next run's shortcut is lost.
+		opts.logf("layer %s: not indexed in the cache: %v", arn, err)
+	}
+	if st.temporary {
+		l.st = st
+	}
+	return l, nil
+}
+
+// ResolveLayer turns a build's --layer value into a zip path: a value
+// starting with "arn:" is fetched as a layer version (and must be a valid
+// layer version ARN); anything else is a path and passes through unchanged
+// with a nil *LayerFile.
+func ResolveLayer(ctx context.Context, arnOrPath string, opts Options) (string, *LayerFile, error) {
+	if !strings.HasPrefix(arnOrPath, "arn:") {
+		return arnOrPath, nil, nil
+	}
+	l, err := FetchLayer(ctx, arnOrPath, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.Path, l, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
