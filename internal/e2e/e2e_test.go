@@ -37,6 +37,11 @@ type world struct {
 	arch       string // Lambda name of the host architecture
 	shellBase  string // HOST/lambda/shell:1, with the shell runtime
 	provBase   string // HOST/lambda/provided:1, no /var/runtime/bootstrap
+	// pyBase is the shell base again under AWS's repository name for
+	// Python (HOST/lambda/python:3.12): lambda-oci infers the runtime
+	// family from that name as it does for public.ecr.aws/lambda/python,
+	// and so checks Python handlers. Nothing Python ever runs from it.
+	pyBase     string
 	shellImage v1.Image
 	bin        string // lambda-oci
 	binEnv     []string
@@ -82,6 +87,11 @@ func newWorld(t *testing.T) *world {
 			w.shellImage = img
 		}
 	}
+	w.pyBase = w.reg.Host + "/lambda/python:3.12"
+	pyRef, err := name.ParseReference(w.pyBase)
+	require.NoError(t, err)
+	_, err = PushIndex(ctx, pyRef, w.shellImage, w.remoteOpts...)
+	require.NoError(t, err)
 
 	dir := t.TempDir()
 	w.bin = filepath.Join(dir, "lambda-oci")

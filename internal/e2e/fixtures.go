@@ -92,6 +92,14 @@ const (
 	emAArch64 = 183
 )
 
+// HostMachine is the ELF machine of goarch's binaries.
+func HostMachine(goarch string) uint16 {
+	if goarch == "arm64" {
+		return emAArch64
+	}
+	return emX86_64
+}
+
 // OtherArch returns the Lambda architecture name and ELF machine that are
 // NOT the host's, for the architecture-mismatch scenario.
 func OtherArch(goarch string) (lambdaArch string, machine uint16) {

@@ -117,27 +117,50 @@ func (w *world) testScenario5(t *testing.T) {
 
 // Scenario 6a: a handler whose module is nowhere the runtime looks is
 // refused at build time, and nothing reaches the registry.
+// The base is named like AWS's Python base, which is how lambda-oci knows
+// the handler convention; the same build with the right handler goes
+// through, so the refusal is about the handler and nothing else.
 func (w *world) testScenario6Handler(t *testing.T) {
-	t.Skip("pending: depends on how lambda-oci build detects a managed-runtime family on --base")
+	code := []ZipEntry{
+		{Name: "main.py", Mode: 0o644, Body: "def handler(event, context):\n    return event\n"},
+	}
+	repo := "fn/scenario6-handler"
+	_, stderr, err := w.build(t, repo, function{base: w.pyBase, code: code, handler: "app.handler"})
+	require.Error(t, err, "the build must refuse a handler whose module is not in the image")
+	assert.Contains(t, stderr, `"app.handler"`)
+	assert.Contains(t, stderr, "/var/task/app.py", "the error names the paths searched")
+	w.assertNotPushed(t, repo)
+
+	ref := w.mustBuild(t, "fn/scenario6-handler-ok", function{base: w.pyBase, code: code, handler: "main.handler"})
+	assert.NotEmpty(t, ref)
 }
 
 // Scenario 6b: a layer with an ELF file of the other architecture is refused
 // at build time, naming the file, and nothing reaches the registry.
+// The same layer with an ELF file of the host's architecture builds, so the
+// refusal is about the machine field and nothing else.
 func (w *world) testScenario6ELF(t *testing.T) {
-	_, machine := OtherArch(runtime.GOARCH)
+	_, foreign := OtherArch(runtime.GOARCH)
+	native := HostMachine(runtime.GOARCH)
+	fn := func(machine uint16) function {
+		return function{
+			base: w.shellBase,
+			layers: [][]ZipEntry{{
+				{Name: "lib/", Mode: 0o755},
+				{Name: "lib/libnative.so", Mode: 0o755, Body: string(MinimalELF(machine))},
+			}},
+			code:    []ZipEntry{{Name: "app.sh", Mode: 0o644, Body: "handler() { echo '{}'; }\n"}},
+			handler: "app.handler",
+		}
+	}
 	repo := "fn/scenario6-elf"
-	_, stderr, err := w.build(t, repo, function{
-		base: w.shellBase,
-		layers: [][]ZipEntry{{
-			{Name: "lib/", Mode: 0o755},
-			{Name: "lib/libforeign.so", Mode: 0o755, Body: string(MinimalELF(machine))},
-		}},
-		code:    []ZipEntry{{Name: "app.sh", Mode: 0o644, Body: "handler() { echo '{}'; }\n"}},
-		handler: "app.handler",
-	})
+	_, stderr, err := w.build(t, repo, fn(foreign))
 	require.Error(t, err, "the build must refuse a foreign-architecture ELF file")
-	assert.Contains(t, stderr, "lib/libforeign.so")
+	assert.Contains(t, stderr, "opt/lib/libnative.so")
 	w.assertNotPushed(t, repo)
+
+	ref := w.mustBuild(t, "fn/scenario6-elf-ok", fn(native))
+	assert.NotEmpty(t, ref)
 }
 
 // Scenario 7: podman's record of the pulled image has the digest lambda-oci
