@@ -1,0 +1,659 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambda-oci/lambda-oci/layerconv"
+)
+
+// runtimeBootstrap is what /lambda-entrypoint.sh executes.
+const runtimeBootstrap = "/var/runtime/bootstrap"
+
+// reservedEnv are the variables Lambda sets itself; values baked into the
+// image are overwritten or break the runtime (AWS "Defined runtime
+// environment variables").
+var reservedEnv = []string{
+	"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+	"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+	"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+}
+
+// SizeError is an image over Lambda's uncompressed size limit, with the
+// per-layer breakdown that shows what to trim.
+type SizeError struct {
+	Limit  int64
+	Total  int64
+	Layers []LayerInfo
+}
+
+func (e *SizeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "image is %s uncompressed, over the limit of %s (Lambda counts every layer, base included):\n",
+		humanBytes(e.Total), humanBytes(e.Limit))
+	fmt.Fprintf(&b, "  %-19s  %-9s  %14s  %14s  %s\n", "DIGEST", "KIND", "COMPRESSED", "UNCOMPRESSED", "SOURCE")
+	var comp int64
+	for _, l := range e.Layers {
+		comp += l.Size
+		fmt.Fprintf(&b, "  %-19s  %-9s  %14d  %14d  %s\n", shortDigest(l.Digest), l.Kind, l.Size, l.UncompressedSize, l.Source)
+	}
+	fmt.Fprintf(&b, "  %-19s  %-9s  %14d  %14d", "total", "", comp, e.Total)
+	return b.String()
+}
+
+// ArchMismatchError lists native files built for another architecture.
+type ArchMismatchError struct {
+	Arch  string
+	Files []string // "path (machine)", sorted
+}
+
+// maxListed bounds how many files an error lists.
+const maxListed = 20
+
+func (e *ArchMismatchError) Error() string {
+	shown := e.Files
+	more := ""
+	if len(shown) > maxListed {
+		more = fmt.Sprintf("\n  ... and %d more", len(shown)-maxListed)
+		shown = shown[:maxListed]
+	}
+	return fmt.Sprintf("%d native file(s) in the added layers are not built for %s; they fail at invoke with \"exec format error\" (rebuild them, or pass --allow-arch-mismatch):\n  %s%s",
+		len(e.Files), e.Arch, strings.Join(shown, "\n  "), more)
+}
+
+func shortDigest(h v1.Hash) string {
+	if len(h.Hex) < 12 {
+		return h.String()
+	}
+	return h.Algorithm + ":" + h.Hex[:12]
+}
+
+func humanBytes(n int64) string {
+	const gib = 1 << 30
+	return fmt.Sprintf("%.2f GiB (%s bytes)", float64(n)/gib, commas(n))
+}
+
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[0] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func baseName(p string) string {
+	return filepath.Base(filepath.Clean(p))
+}
+
+// CreatedFromEnv is the instant a build uses when Options.Created is zero:
+// SOURCE_DATE_EPOCH, else layerconv.DefaultModTime (the Unix epoch), so the
+// config and the files in the new layers agree.
+func CreatedFromEnv(getenv func(string) string) (time.Time, error) {
+	return layerconv.ModTimeFromEnv(getenv)
+}
+
+// Build converts the sources, stacks them on the base and checks the result
+// against Lambda's rules. Nothing is written outside the cache; the caller
+// writes or pushes Result.Image, then calls Result.Close.
+func Build(ctx context.Context, opts Options) (res *Result, err error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	return b.build(ctx)
+}
+
+type builder struct {
+	opts     Options
+	platform v1.Platform
+	fam      family
+	taskRoot string
+	created  time.Time
+	maxSize  int64
+	scan     scanner
+	warnings []string
+	convs    []*layerconv.Result
+}
+
+func newBuilder(opts Options) (*builder, error) {
+	if opts.Base == nil {
+		return nil, errors.New("build: no base image")
+	}
+	if opts.Code.Path == "" {
+		return nil, errors.New("build: no function code (a zip or a directory)")
+	}
+	if opts.Handler == "" {
+		return nil, errors.New("build: no handler: Lambda passes it as the one CMD argument")
+	}
+	if strings.ContainsAny(opts.Handler, " \t\n\x00") {
+		return nil, fmt.Errorf("build: handler %q: must not contain whitespace", opts.Handler)
+	}
+	p, err := PlatformFor(opts.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	b := &builder{opts: opts, platform: p, created: opts.Created, maxSize: opts.MaxSize, scan: scanner{cacheDir: opts.CacheDir}}
+	if b.maxSize == 0 {
+		b.maxSize = DefaultMaxSize
+	}
+	if b.maxSize < 0 {
+		return nil, fmt.Errorf("build: max size %d: want a positive number of bytes", opts.MaxSize)
+	}
+	if b.created.IsZero() {
+		if b.created, err = CreatedFromEnv(os.Getenv); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+	}
+	b.created = b.created.Truncate(time.Second).UTC()
+	return b, nil
+}
+
+func (b *builder) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.warnings = append(b.warnings, msg)
+	if b.opts.Warn != nil {
+		b.opts.Warn(msg)
+	}
+}
+
+func (b *builder) close() error {
+	var errs []error
+	for _, c := range b.convs {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	b.convs = nil
+	return errors.Join(errs...)
+}
+
+// Close releases the converted layers' temporary files (cached layers stay
+// in the cache). Result.Image cannot be read after Close.
+func (r *Result) Close() error {
+	if r == nil || r.closer == nil {
+		return nil
+	}
+	return r.closer()
+}
+
+// added is one layer the build appends.
+type added struct {
+	info  LayerInfo
+	layer v1.Layer
+	scan  *layerScan
+	desc  string // history created_by
+}
+
+func (b *builder) build(ctx context.Context) (*Result, error) {
+	base := b.opts.Base
+	mt, err := base.MediaType()
+	if err != nil {
+		return nil, fmt.Errorf("build: reading base manifest: %w", err)
+	}
+	if b.fam, err = familyOf(mt); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("build: reading base config: %w", err)
+	}
+	if got := cf.Platform(); !platformMatches(got, b.platform) {
+		return nil, fmt.Errorf("build: base image is %s, but --arch %s needs %s", platformString(got), b.opts.Arch, platformString(&b.platform))
+	}
+	if b.taskRoot, err = TaskRoot(base); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	env, err := b.mergeEnv(cf.Config.Env)
+	if err != nil {
+		return nil, err
+	}
+	baseLayers, err := base.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("build: reading base layers: %w", err)
+	}
+	baseInfos := make([]LayerInfo, len(baseLayers))
+	for i, l := range baseLayers {
+		if baseInfos[i], err = describeLayer(l); err != nil {
+			return nil, fmt.Errorf("build: base layer %d: %w", i+1, err)
+		}
+		baseInfos[i].Kind, baseInfos[i].Source = "base", b.baseName()
+		if !gzipLayer(baseInfos[i].MediaType) {
+			return nil, fmt.Errorf("build: base layer %s has media type %q: Lambda accepts only gzip-compressed layers", baseInfos[i].Digest, baseInfos[i].MediaType)
+		}
+	}
+
+	// Base layers are measured (and, where relevant, listed) while the new
+	// layers are converted: both are bound by decompression or compression.
+	basePrefixes := b.basePrefixes()
+	baseScans := make([]*layerScan, len(baseLayers))
+	var adds []*added
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU() + 1)
+	for i, l := range baseLayers {
+		g.Go(func() error {
+			s, err := b.scan.scan(gctx, l, basePrefixes, false)
+			if err != nil {
+				return fmt.Errorf("build: measuring base layer %s: %w", baseInfos[i].Digest, err)
+			}
+			baseScans[i] = s
+			return nil
+		})
+	}
+	g.Go(func() error {
+		var err error
+		adds, err = b.convertAll(gctx)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i := range baseInfos {
+		baseInfos[i].UncompressedSize = baseScans[i].UncompressedSize
+	}
+
+	view := fsView{}
+	for _, s := range baseScans {
+		view.apply(s)
+	}
+	baseHasBootstrap := view.exists(runtimeBootstrap)
+	fam, ver := b.runtimeFamily(view)
+	for _, a := range adds {
+		view.apply(a.scan)
+	}
+
+	if bl, err := b.bootstrapLayer(ctx, view, baseHasBootstrap, fam); err != nil {
+		return nil, err
+	} else if bl != nil {
+		adds = append(adds, bl)
+	}
+
+	if err := b.checkHandler(view, fam, ver); err != nil {
+		return nil, err
+	}
+	if err := b.checkArch(adds); err != nil {
+		return nil, err
+	}
+
+	infos := append([]LayerInfo{}, baseInfos...)
+	var total, comp int64
+	for _, a := range adds {
+		infos = append(infos, a.info)
+	}
+	for _, l := range infos {
+		total += l.UncompressedSize
+		comp += l.Size
+	}
+	if total > b.maxSize {
+		return nil, &SizeError{Limit: b.maxSize, Total: total, Layers: infos}
+	}
+
+	img, err := b.assemble(cf, env, adds)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("build: computing manifest: %w", err)
+	}
+	if len(raw) > ManifestSizeAdvice {
+		b.warn("manifest is %d bytes, over the %d AWS recommends for fast pulls (%d layers): merge layers to shrink it", len(raw), ManifestSizeAdvice, len(infos))
+	}
+	dig, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("build: computing digest: %w", err)
+	}
+	return &Result{
+		Image: img, Digest: dig, MediaType: b.fam.manifest, Platform: b.platform,
+		Size: comp, UncompressedSize: total, ManifestSize: int64(len(raw)),
+		Family: fam, Layers: infos, Warnings: b.warnings,
+		closer: b.close,
+	}, nil
+}
+
+func (b *builder) baseName() string {
+	if b.opts.BaseName != "" {
+		return "base " + b.opts.BaseName
+	}
+	return "base"
+}
+
+func gzipLayer(mt types.MediaType) bool {
+	switch mt {
+	case types.DockerLayer, types.OCILayer, types.DockerForeignLayer, types.OCIRestrictedLayer:
+		return true
+	}
+	return false
+}
+
+func describeLayer(l v1.Layer) (LayerInfo, error) {
+	var li LayerInfo
+	var err error
+	if li.Digest, err = l.Digest(); err != nil {
+		return li, fmt.Errorf("digest: %w", err)
+	}
+	if li.DiffID, err = l.DiffID(); err != nil {
+		return li, fmt.Errorf("diffID: %w", err)
+	}
+	if li.Size, err = l.Size(); err != nil {
+		return li, fmt.Errorf("size: %w", err)
+	}
+	if li.MediaType, err = l.MediaType(); err != nil {
+		return li, fmt.Errorf("media type: %w", err)
+	}
+	return li, nil
+}
+
+// basePrefixes are the base paths the checks look at: the handler search
+// roots, the runtime bootstrap and the language binaries that tell the
+// runtime family.
+func (b *builder) basePrefixes() []string {
+	pre := []string{"opt/", "var/lang/bin/", strings.TrimPrefix(runtimeBootstrap, "/")}
+	tr := strings.TrimPrefix(b.taskRoot, "/") + "/"
+	pre = append(pre, tr)
+	sort.Strings(pre)
+	return pre
+}
+
+// convertAll converts the layers in order, then the code; one at a time,
+// since each conversion already uses every core for compression.
+func (b *builder) convertAll(ctx context.Context) ([]*added, error) {
+	var adds []*added
+	n := len(b.opts.Layers)
+	for i, src := range b.opts.Layers {
+		a, err := b.convert(ctx, src, "/opt", "layer")
+		if err != nil {
+			return nil, err
+		}
+		a.desc = fmt.Sprintf("lambda-oci: layer %d/%d %s at /opt (%s)", i+1, n, a.info.Source, a.info.Digest)
+		adds = append(adds, a)
+	}
+	a, err := b.convert(ctx, b.opts.Code, b.taskRoot, "code")
+	if err != nil {
+		return nil, err
+	}
+	a.desc = fmt.Sprintf("lambda-oci: function code %s at %s (%s)", a.info.Source, b.taskRoot, a.info.Digest)
+	adds = append(adds, a)
+	return adds, nil
+}
+
+func (b *builder) convert(ctx context.Context, src Source, prefix, kind string) (*added, error) {
+	res, err := layerconv.Convert(ctx, src.Path, layerconv.Options{
+		Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.opts.CacheDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build: converting %s %q: %w", kind, src.Path, err)
+	}
+	b.convs = append(b.convs, res)
+	s, err := b.scan.scan(ctx, res.Layer, []string{""}, true)
+	if err != nil {
+		return nil, fmt.Errorf("build: reading converted %s %q: %w", kind, src.Path, err)
+	}
+	return &added{
+		layer: res.Layer,
+		scan:  s,
+		info: LayerInfo{
+			Digest: res.Digest, DiffID: res.DiffID, MediaType: b.fam.layer,
+			Size: res.Size, UncompressedSize: res.UncompressedSize,
+			Source: src.name(), Kind: kind, Path: src.Path, CacheHit: res.CacheHit,
+		},
+	}, nil
+}
+
+// runtimeFamily picks the handler convention: the runtime id, the explicit
+// family, the AWS base reference, then the base's own files.
+func (b *builder) runtimeFamily(baseView fsView) (fam, ver string) {
+	if b.opts.Runtime != "" {
+		for _, r := range Runtimes() {
+			if r.ID == b.opts.Runtime {
+				return r.Family, r.Version
+			}
+		}
+	}
+	if b.opts.Family != "" {
+		return b.opts.Family, ""
+	}
+	if f, v := familyVersionFromRef(b.opts.BaseName); f != "" {
+		if f == "nodejs" || f == "python" {
+			return f, v
+		}
+		return f, ""
+	}
+	return detectFamily(baseView)
+}
+
+func (b *builder) checkHandler(view fsView, fam, ver string) error {
+	if fam == "provided" {
+		if view.exists(runtimeBootstrap) {
+			return nil
+		}
+		return &HandlerError{Handler: b.opts.Handler, Family: fam, Reason: fmt.Sprintf(
+			"custom runtime without a bootstrap: searched %s, %s and %s",
+			path.Join(b.taskRoot, "bootstrap"), "/opt/bootstrap", runtimeBootstrap)}
+	}
+	groups, checked, err := handlerCandidates(fam, ver, b.taskRoot, b.opts.Handler)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if !checked {
+		return nil
+	}
+	paths, shown := flatten(groups)
+	if _, ok := findAny(view, paths); ok {
+		return nil
+	}
+	return fmt.Errorf("build: %w", &HandlerError{Handler: b.opts.Handler, Family: fam, Searched: paths, Shown: shown})
+}
+
+// bootstrapLayer makes /var/runtime/bootstrap exist for custom-runtime
+// code: Lambda runs bootstrap from the task root, else /opt/bootstrap, for
+// zip functions, but the base's entrypoint always runs /var/runtime/bootstrap.
+func (b *builder) bootstrapLayer(ctx context.Context, view fsView, baseHas bool, fam string) (*added, error) {
+	if baseHas {
+		return nil, nil
+	}
+	target := ""
+	for _, c := range []string{path.Join(b.taskRoot, "bootstrap"), "/opt/bootstrap"} {
+		if view.exists(c) {
+			target = c
+			break
+		}
+	}
+	if target == "" {
+		if fam != "provided" && fam != "" {
+			b.warn("the base has no %s and neither the code nor a layer carries bootstrap: the %s entrypoint may fail to start", runtimeBootstrap, fam)
+		}
+		return nil, nil
+	}
+	layer, err := symlinkLayer(strings.TrimPrefix(runtimeBootstrap, "/"), target, b.created, b.fam.layer)
+	if err != nil {
+		return nil, fmt.Errorf("build: bootstrap link layer: %w", err)
+	}
+	info, err := describeLayer(layer)
+	if err != nil {
+		return nil, fmt.Errorf("build: bootstrap link layer: %w", err)
+	}
+	rec, err := scanLayer(ctx, layer, []string{""}, false)
+	if err != nil {
+		return nil, fmt.Errorf("build: bootstrap link layer: %w", err)
+	}
+	info.UncompressedSize = rec.UncompressedSize
+	info.Kind, info.Source = "bootstrap", runtimeBootstrap+" -> "+target
+	view.apply(rec)
+	return &added{
+		layer: layer, scan: rec, info: info,
+		desc: fmt.Sprintf("lambda-oci: %s -> %s (%s)", runtimeBootstrap, target, info.Digest),
+	}, nil
+}
+
+// symlinkLayer is a tiny gzip layer holding one symlink and its parent
+// directories, deterministic like everything layerconv writes.
+func symlinkLayer(name, target string, mtime time.Time, mt types.MediaType) (v1.Layer, error) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	dirs := strings.Split(path.Dir(name), "/")
+	for i := range dirs {
+		hdr := &tar.Header{Typeflag: tar.TypeDir, Name: strings.Join(dirs[:i+1], "/") + "/", Mode: 0o755, ModTime: mtime, Format: tar.FormatUSTAR}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777, ModTime: mtime, Format: tar.FormatUSTAR}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(tb.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	l, err := layerFromBytes(gz.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	return typedLayer{l, mt}, nil
+}
+
+func layerFromBytes(blob []byte) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(blob)), nil
+	})
+}
+
+func (b *builder) checkArch(adds []*added) error {
+	want := uint16(elfMachineX8664)
+	if b.platform.Architecture == "arm64" {
+		want = elfMachineAArch64
+	}
+	var bad []string
+	for _, a := range adds {
+		for _, f := range a.scan.ELF {
+			if f.Machine != want {
+				bad = append(bad, fmt.Sprintf("/%s (%s)", f.Path, elfMachineName(f.Machine)))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	err := &ArchMismatchError{Arch: b.opts.Arch, Files: bad}
+	if b.opts.AllowArchMismatch {
+		b.warn("%s", strings.Replace(err.Error(), " (rebuild them, or pass --allow-arch-mismatch)", " (allowed by --allow-arch-mismatch)", 1))
+		return nil
+	}
+	return fmt.Errorf("build: %w", err)
+}
+
+// mergeEnv adds the --env values to the base's, replacing keys the base
+// sets, and warns about values that will not do what the user expects.
+func (b *builder) mergeEnv(base []string) ([]string, error) {
+	env := append([]string{}, base...)
+	for _, kv := range b.opts.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(kv, "\x00") || strings.ContainsAny(k, " \t\n") {
+			return nil, fmt.Errorf("build: env %q: want KEY=VALUE", kv)
+		}
+		replaced := false
+		for i, old := range env {
+			if ok, _, _ := strings.Cut(old, "="); ok == k {
+				env[i] = kv
+				replaced = true
+			}
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+		if (k == "PYTHONPATH" || k == "NODE_PATH") && len(b.opts.Layers) > 0 {
+			b.warn("%s is set while layers are present: the runtime then leaves out the /opt paths where layers put their packages; append them to %s yourself", k, k)
+		}
+		for _, r := range reservedEnv {
+			if k == r {
+				b.warn("%s is reserved by Lambda: the runtime sets it and a value in the image is overwritten or breaks the runtime", k)
+			}
+		}
+	}
+	return env, nil
+}
+
+// typedLayer gives a layer the base family's media type, in the manifest
+// and in the layer's own MediaType (validate.Image compares the two).
+// Embedding only the v1.Layer interface hides any Descriptor method of the
+// wrapped layer, so the descriptor is computed from these values.
+type typedLayer struct {
+	v1.Layer
+	mt types.MediaType
+}
+
+func (l typedLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
+
+// assemble appends the layers in the base's media-type family and sets the
+// config: base ENTRYPOINT, ENV, WORKDIR kept, CMD = [handler].
+func (b *builder) assemble(baseCfg *v1.ConfigFile, env []string, adds []*added) (v1.Image, error) {
+	addenda := make([]mutate.Addendum, 0, len(adds))
+	for _, a := range adds {
+		addenda = append(addenda, mutate.Addendum{
+			Layer:     typedLayer{a.layer, b.fam.layer},
+			MediaType: b.fam.layer,
+			History: v1.History{
+				Created:   v1.Time{Time: b.created},
+				CreatedBy: a.desc,
+				Comment:   a.info.Kind,
+			},
+		})
+	}
+	img, err := mutate.Append(b.opts.Base, addenda...)
+	if err != nil {
+		return nil, fmt.Errorf("build: appending layers: %w", err)
+	}
+	cfg := baseCfg.Config.DeepCopy()
+	cfg.Env = env
+	cfg.Cmd = []string{b.opts.Handler}
+	img, err = mutate.Config(img, *cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build: setting config: %w", err)
+	}
+	img, err = mutate.CreatedAt(img, v1.Time{Time: b.created})
+	if err != nil {
+		return nil, fmt.Errorf("build: setting created: %w", err)
+	}
+	return img, nil
+}

@@ -1,0 +1,476 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/basegen"
+)
+
+// Rules 1 and 2, for both media-type families: one manifest in the base's
+// family, base layers untouched.
+func TestBuildKeepsFamilyAndBaseLayers(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		base             v1.Image
+		manifest, config types.MediaType
+		layer            types.MediaType
+	}{
+		{"oci", baseImage(t, "x86_64"), types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer},
+		{"docker", dockerBase(t, "x86_64"), types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := mustBuild(t, demoOpts(t, tc.base))
+			mt, err := res.Image.MediaType()
+			require.NoError(t, err)
+			assert.Equal(t, tc.manifest, mt, "one image manifest, never an index")
+			assert.Equal(t, tc.manifest, res.MediaType)
+			m, err := res.Image.Manifest()
+			require.NoError(t, err)
+			assert.Equal(t, tc.config, m.Config.MediaType)
+
+			bm, err := tc.base.Manifest()
+			require.NoError(t, err)
+			require.Len(t, m.Layers, len(bm.Layers)+2, "base layers + demo layer + code")
+			for i, bl := range bm.Layers {
+				assert.Equal(t, bl.Digest, m.Layers[i].Digest, "base layer %d reused", i)
+				assert.Equal(t, bl.MediaType, m.Layers[i].MediaType)
+				assert.Equal(t, bl.Size, m.Layers[i].Size)
+			}
+			for _, l := range m.Layers[len(bm.Layers):] {
+				assert.Equal(t, tc.layer, l.MediaType, "added layers follow the base's family")
+			}
+			// Blobs of base layers are the base's bytes.
+			layers, err := res.Image.Layers()
+			require.NoError(t, err)
+			baseLayers, err := tc.base.Layers()
+			require.NoError(t, err)
+			for i := range baseLayers {
+				a, err := readAll(layers[i].Compressed())
+				require.NoError(t, err)
+				b, err := readAll(baseLayers[i].Compressed())
+				require.NoError(t, err)
+				assert.Equal(t, b, a)
+			}
+		})
+	}
+}
+
+func readAll(rc io.ReadCloser, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// Rule 3: config and history.
+func TestBuildConfig(t *testing.T) {
+	base := baseImage(t, "arm64")
+	opts := demoOpts(t, base)
+	opts.Arch = "arm64"
+	opts.Env = []string{"STAGE=prod", "TZ=UTC"}
+	opts.Layers[0].Name = "arn:aws:lambda:eu-west-1:123456789012:layer:demo:3"
+	res := mustBuild(t, opts)
+
+	cf, err := res.Image.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"app.handler"}, cf.Config.Cmd)
+	assert.Equal(t, []string{"/lambda-entrypoint.sh"}, cf.Config.Entrypoint)
+	assert.Equal(t, "/var/task", cf.Config.WorkingDir)
+	assert.Equal(t, "arm64", cf.Architecture)
+	assert.Equal(t, "linux", cf.OS)
+	wantEnv := append([]string{}, basegen.Env...)
+	for i, kv := range wantEnv {
+		if strings.HasPrefix(kv, "TZ=") {
+			wantEnv[i] = "TZ=UTC"
+		}
+	}
+	wantEnv = append(wantEnv, "STAGE=prod")
+	assert.Equal(t, wantEnv, cf.Config.Env, "base ENV kept, --env added, same key replaced in place")
+	assert.Equal(t, fixedTime, cf.Created.Time.UTC())
+
+	bcf, err := base.ConfigFile()
+	require.NoError(t, err)
+	require.Len(t, cf.History, len(bcf.History)+2, "one history entry per added layer")
+	h1, h2 := cf.History[len(bcf.History)], cf.History[len(bcf.History)+1]
+	assert.Contains(t, h1.CreatedBy, "arn:aws:lambda:eu-west-1:123456789012:layer:demo:3")
+	assert.Contains(t, h1.CreatedBy, res.Layers[len(res.Layers)-2].Digest.String())
+	assert.Contains(t, h2.CreatedBy, "code")
+	assert.Contains(t, h2.CreatedBy, res.Layers[len(res.Layers)-1].Digest.String())
+	assert.Equal(t, fixedTime, h2.Created.Time.UTC())
+}
+
+// Created falls back to SOURCE_DATE_EPOCH.
+func TestBuildCreatedFromSourceDateEpoch(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	opts := demoOpts(t, baseImage(t, "x86_64"))
+	opts.Created = v1.Time{}.Time
+	res := mustBuild(t, opts)
+	cf, err := res.Image.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1700000000), cf.Created.Unix())
+}
+
+// goldenDigest pins the demo build (testdata base, demo layer, a one-file
+// code dir, fixed time). It changes only when layerconv's output, the
+// fixtures or the config the builder writes change — each a deliberate
+// decision to re-pin.
+const goldenDigest = "sha256:4adb5bd9fc267ea734cec507cb8ba8f84ded5fb7dd66277dc7042984ece546e0"
+
+func TestBuildGolden(t *testing.T) {
+	build := func() v1.Hash {
+		opts := demoOpts(t, baseImage(t, "x86_64"))
+		opts.Layers[0].Name = "layer.zip"
+		opts.Code.Name = "code"
+		opts.CacheDir = t.TempDir()
+		return mustBuild(t, opts).Digest
+	}
+	first, second := build(), build()
+	assert.Equal(t, first, second, "same inputs, same digest")
+	assert.Equal(t, goldenDigest, first.String())
+}
+
+// Rule 4: sizes, the limit, the cache of base layer sizes.
+func TestBuildSize(t *testing.T) {
+	base := baseImage(t, "x86_64")
+	opts := demoOpts(t, base)
+	opts.CacheDir = t.TempDir()
+	res := mustBuild(t, opts)
+
+	var total int64
+	for _, l := range res.Layers {
+		n := mustUncompressedLen(t, res.Image, l.Digest)
+		assert.Equal(t, n, l.UncompressedSize, "layer %s (%s)", l.Digest, l.Kind)
+		total += n
+	}
+	assert.Equal(t, total, res.UncompressedSize)
+
+	// Base layer sizes are cached by digest, one small file each; a
+	// second build reads them instead of decompressing (shown by planting
+	// a different number).
+	baseLayers, err := base.Layers()
+	require.NoError(t, err)
+	d0, err := baseLayers[0].Digest()
+	require.NoError(t, err)
+	p := scanner{cacheDir: opts.CacheDir}.cachePath(d0)
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	var rec layerScan
+	require.NoError(t, json.Unmarshal(raw, &rec))
+	rec.UncompressedSize = 12345
+	planted, err := json.Marshal(rec)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, planted, 0o644))
+	res2 := mustBuild(t, opts)
+	assert.Equal(t, int64(12345), res2.Layers[0].UncompressedSize)
+
+	// Over the limit: a per-layer table, no image.
+	opts.MaxSize = total - 1
+	opts.CacheDir = ""
+	_, err = Build(context.Background(), opts)
+	var se *SizeError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, total, se.Total)
+	msg := err.Error()
+	for _, l := range res.Layers {
+		assert.Contains(t, msg, shortDigest(l.Digest))
+		assert.Contains(t, msg, fmt.Sprint(l.UncompressedSize))
+	}
+	assert.Contains(t, msg, "layer.zip")
+	assert.Contains(t, msg, "COMPRESSED")
+	assert.Contains(t, msg, "UNCOMPRESSED")
+
+	opts.MaxSize = total
+	mustBuild(t, opts)
+}
+
+func mustUncompressedLen(t *testing.T, img v1.Image, d v1.Hash) int64 {
+	t.Helper()
+	l, err := img.LayerByDigest(d)
+	require.NoError(t, err)
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	require.NoError(t, err)
+	return n
+}
+
+func TestBuildWarnsAboutLargeManifest(t *testing.T) {
+	opts := demoOpts(t, baseImage(t, "x86_64"))
+	opts.Layers = nil
+	for i := range 170 {
+		opts.Layers = append(opts.Layers, Source{Path: writeZip(t, fmt.Sprintf("l%d.zip", i), f(fmt.Sprintf("f%d", i), 0o644, "x"))})
+	}
+	var warned []string
+	opts.Warn = func(s string) { warned = append(warned, s) }
+	res := mustBuild(t, opts)
+	assert.Greater(t, res.ManifestSize, int64(ManifestSizeAdvice))
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], "25400")
+	assert.Equal(t, res.Warnings, warned)
+
+	small := mustBuild(t, demoOpts(t, baseImage(t, "x86_64")))
+	assert.Empty(t, small.Warnings)
+}
+
+// Rule 5: the handler's module must be where the runtime looks.
+func TestBuildHandler(t *testing.T) {
+	base := baseImage(t, "x86_64") // python3.12-like: family from /var/lang/bin/python3.12
+	for _, tc := range []struct {
+		name     string
+		runtime  string
+		layers   [][]basegen.File
+		code     []basegen.File
+		handler  string
+		searched []string // empty: must succeed
+	}{
+		{name: "python task root", code: []basegen.File{f("app.py", 0o644, "")}, handler: "app.handler"},
+		{name: "python package module", code: []basegen.File{d("pkg/"), f("pkg/mod.py", 0o644, "")}, handler: "pkg.mod.handler"},
+		{name: "python slash form", code: []basegen.File{d("src/"), f("src/app.py", 0o644, "")}, handler: "src/app.handler"},
+		{name: "python package __init__", code: []basegen.File{d("svc/"), f("svc/__init__.py", 0o644, "")}, handler: "svc.handler"},
+		{name: "python in layer /opt/python", layers: [][]basegen.File{{d("python/"), f("python/lib_handler.py", 0o644, "")}},
+			code: []basegen.File{f("README", 0o644, "")}, handler: "lib_handler.run"},
+		{name: "python in site-packages", layers: [][]basegen.File{{f("python/lib/python3.12/site-packages/sp.py", 0o644, "")}},
+			code: []basegen.File{f("README", 0o644, "")}, handler: "sp.run"},
+		{name: "python missing", code: []basegen.File{f("main.py", 0o644, "")}, handler: "app.handler",
+			searched: []string{"/var/task/app.py", "/opt/python/lib/python3.12/site-packages/app.py", "/opt/python/app.py"}},
+		{name: "python wrong site-packages version", runtime: "python3.13",
+			layers: [][]basegen.File{{f("python/lib/python3.12/site-packages/sp.py", 0o644, "")}},
+			code:   []basegen.File{f("README", 0o644, "")}, handler: "sp.run",
+			searched: []string{"/opt/python/lib/python3.13/site-packages/sp.py"}},
+		{name: "node mjs", runtime: "nodejs22.x", code: []basegen.File{f("app.mjs", 0o644, "")}, handler: "app.handler"},
+		{name: "node cjs in dir", runtime: "nodejs22.x", code: []basegen.File{d("dist/"), f("dist/index.cjs", 0o644, "")}, handler: "dist/index.handler"},
+		{name: "node in layer", runtime: "nodejs20.x", layers: [][]basegen.File{{f("nodejs/node_modules/shared.js", 0o644, "")}},
+			code: []basegen.File{f("x.txt", 0o644, "")}, handler: "shared.handler"},
+		{name: "node missing", runtime: "nodejs22.x", code: []basegen.File{f("app.py", 0o644, "")}, handler: "app.handler",
+			searched: []string{"/var/task/app.js", "/var/task/app.mjs", "/var/task/app.cjs", "/opt/nodejs/node22/node_modules/app.js", "/opt/nodejs/node_modules/app.js"}},
+		{name: "ruby", runtime: "ruby3.3", code: []basegen.File{f("lambda_function.rb", 0o644, "")}, handler: "lambda_function.lambda_handler"},
+		{name: "ruby missing", runtime: "ruby3.3", code: []basegen.File{f("app.py", 0o644, "")}, handler: "function.Handler.process",
+			searched: []string{"/var/task/function.rb", "/opt/ruby/lib/function.rb"}},
+		{name: "dotnet", runtime: "dotnet8", code: []basegen.File{f("MyFn.dll", 0o644, "")}, handler: "MyFn::MyFn.Function::Handler"},
+		{name: "dotnet missing", runtime: "dotnet8", code: []basegen.File{f("Other.dll", 0o644, "")}, handler: "MyFn::MyFn.Function::Handler",
+			searched: []string{"/var/task/MyFn.dll"}},
+		{name: "java not checked", runtime: "java21", code: []basegen.File{d("lib/"), f("lib/fn.jar", 0o644, "PK")}, handler: "example.Handler::handleRequest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := Options{Base: base, Arch: "x86_64", Runtime: tc.runtime, Handler: tc.handler, Created: fixedTime,
+				Code: Source{Path: writeDir(t, tc.code...)}}
+			for i, files := range tc.layers {
+				opts.Layers = append(opts.Layers, Source{Path: writeZip(t, fmt.Sprintf("layer%d.zip", i), files...)})
+			}
+			res, err := Build(context.Background(), opts)
+			if len(tc.searched) == 0 {
+				require.NoError(t, err)
+				_ = res.Close()
+				return
+			}
+			var he *HandlerError
+			require.ErrorAs(t, err, &he)
+			for _, s := range tc.searched {
+				assert.Contains(t, he.Searched, s)
+			}
+			assert.Contains(t, err.Error(), tc.handler)
+			for _, s := range he.Shown {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+}
+
+func TestBuildProvidedBootstrap(t *testing.T) {
+	provided := withoutBootstrap(t, baseImage(t, "x86_64"))
+	for _, tc := range []struct {
+		name    string
+		base    v1.Image
+		runtime string
+		layer   []basegen.File
+		code    []basegen.File
+		target  string // "" = no link layer added
+		wantErr string
+	}{
+		{name: "code bootstrap", base: provided, runtime: "provided.al2023",
+			code: []basegen.File{f("bootstrap", 0o755, "#!/bin/sh\n")}, target: "/var/task/bootstrap"},
+		{name: "layer bootstrap", base: provided, runtime: "provided.al2",
+			layer: []basegen.File{f("bootstrap", 0o755, "#!/bin/sh\n")}, code: []basegen.File{f("fn.sh", 0o755, "")}, target: "/opt/bootstrap"},
+		{name: "task root wins over /opt", base: provided, runtime: "provided.al2023",
+			layer: []basegen.File{f("bootstrap", 0o755, "")}, code: []basegen.File{f("bootstrap", 0o755, "")}, target: "/var/task/bootstrap"},
+		{name: "unknown family, code bootstrap still linked", base: provided,
+			code: []basegen.File{f("bootstrap", 0o755, "")}, target: "/var/task/bootstrap"},
+		{name: "base has bootstrap", base: baseImage(t, "x86_64"), runtime: "provided.al2023",
+			code: []basegen.File{f("bootstrap", 0o755, "")}},
+		{name: "no bootstrap anywhere", base: provided, runtime: "provided.al2023",
+			code: []basegen.File{f("main", 0o755, "")}, wantErr: "/var/task/bootstrap, /opt/bootstrap and /var/runtime/bootstrap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := Options{Base: tc.base, Arch: "x86_64", Runtime: tc.runtime, Handler: "function.handler", Created: fixedTime,
+				Code: Source{Path: writeDir(t, tc.code...)}}
+			if tc.layer != nil {
+				opts.Layers = []Source{{Path: writeZip(t, "layer.zip", tc.layer...)}}
+			}
+			if tc.wantErr != "" {
+				_, err := Build(context.Background(), opts)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			res := mustBuild(t, opts)
+			bm, err := tc.base.Manifest()
+			require.NoError(t, err)
+			added := len(opts.Layers) + 1
+			layers, err := res.Image.Layers()
+			require.NoError(t, err)
+			if tc.target == "" {
+				assert.Len(t, layers, len(bm.Layers)+added)
+				return
+			}
+			require.Len(t, layers, len(bm.Layers)+added+1)
+			last := res.Layers[len(res.Layers)-1]
+			assert.Equal(t, "bootstrap", last.Kind)
+			ents := tarEntries(t, layers[len(layers)-1])
+			require.Len(t, ents, 3)
+			for _, dname := range []string{"var", "var/runtime"} {
+				require.Contains(t, ents, dname)
+				assert.Equal(t, byte('5'), ents[dname].Typeflag, "parent %s is a directory entry", dname)
+				assert.Equal(t, int64(0o755), ents[dname].Mode)
+			}
+			link := ents["var/runtime/bootstrap"]
+			require.NotNil(t, link)
+			assert.Equal(t, byte('2'), link.Typeflag)
+			assert.Equal(t, tc.target, link.Linkname)
+			assert.Equal(t, fixedTime, link.ModTime.UTC())
+		})
+	}
+}
+
+// Rule 6: native code must match the target architecture.
+func TestBuildArchOfNativeCode(t *testing.T) {
+	var many []basegen.File
+	for i := range 25 {
+		many = append(many, f(fmt.Sprintf("lib/lib%02d.so", i), 0o755, elf(elfMachineX8664)))
+	}
+	for _, tc := range []struct {
+		name    string
+		arch    string
+		files   []basegen.File
+		allow   bool
+		wantErr []string
+		wantN   int
+	}{
+		{name: "x86-64 on x86_64", arch: "x86_64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664))}},
+		{name: "aarch64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineAArch64))}},
+		{name: "x86-64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664)), f("bin/ok", 0o755, elf(elfMachineAArch64))},
+			wantErr: []string{"/opt/bin/tool (x86-64)", "not built for arm64"}, wantN: 1},
+		{name: "aarch64 on x86_64", arch: "x86_64", files: []basegen.File{f("python/x.so", 0o644, elf(elfMachineAArch64))},
+			wantErr: []string{"/opt/python/x.so (AArch64)"}, wantN: 1},
+		{name: "many listed at most 20", arch: "arm64", files: many, wantErr: []string{"/opt/lib/lib19.so", "and 5 more"}, wantN: 25},
+		{name: "allowed", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664))}, allow: true},
+		{name: "scripts are not ELF", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, "#!/bin/sh\necho this is long enough to be read\n")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := demoOpts(t, baseImage(t, tc.arch))
+			opts.Arch = tc.arch
+			opts.AllowArchMismatch = tc.allow
+			opts.Layers = append(opts.Layers, Source{Path: writeZip(t, "native.zip", tc.files...)})
+			res, err := Build(context.Background(), opts)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				defer res.Close()
+				if tc.allow {
+					require.Len(t, res.Warnings, 1)
+					assert.Contains(t, res.Warnings[0], "/opt/bin/tool")
+					assert.Contains(t, res.Warnings[0], "allowed by --allow-arch-mismatch")
+				}
+				return
+			}
+			var ae *ArchMismatchError
+			require.ErrorAs(t, err, &ae)
+			assert.Len(t, ae.Files, tc.wantN)
+			for _, s := range tc.wantErr {
+				assert.Contains(t, err.Error(), s)
+			}
+			if tc.wantN > maxListed {
+				assert.NotContains(t, err.Error(), "/opt/lib/lib20.so")
+			}
+		})
+	}
+}
+
+// Rule 7: warnings, not errors.
+func TestBuildEnvWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		layers bool
+		want   []string
+	}{
+		{name: "PYTHONPATH with layers", env: []string{"PYTHONPATH=/var/task/src"}, layers: true, want: []string{"PYTHONPATH is set while layers are present"}},
+		{name: "NODE_PATH with layers", env: []string{"NODE_PATH=/x"}, layers: true, want: []string{"NODE_PATH is set while layers are present"}},
+		{name: "PYTHONPATH without layers", env: []string{"PYTHONPATH=/var/task/src"}},
+		{name: "reserved", env: []string{"AWS_REGION=eu-west-1", "_HANDLER=x", "OK=1"}, want: []string{"AWS_REGION is reserved", "_HANDLER is reserved"}},
+		{name: "plain", env: []string{"STAGE=dev"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := demoOpts(t, baseImage(t, "x86_64"))
+			if !tc.layers {
+				opts.Layers = nil
+				opts.Code = Source{Path: writeDir(t, f("app.py", 0o644, ""), f("demo_greeting.py", 0o644, ""))}
+			}
+			opts.Env = tc.env
+			res := mustBuild(t, opts)
+			require.Len(t, res.Warnings, len(tc.want))
+			for i, w := range tc.want {
+				assert.Contains(t, res.Warnings[i], w)
+			}
+		})
+	}
+}
+
+func TestBuildRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Options)
+		want   string
+	}{
+		{"base of another arch", func(o *Options) { o.Arch = "arm64" }, "base image is linux/amd64, but --arch arm64 needs linux/arm64"},
+		{"bad arch", func(o *Options) { o.Arch = "amd64" }, `architecture "amd64": Lambda supports x86_64, arm64`},
+		{"no handler", func(o *Options) { o.Handler = "" }, "no handler"},
+		{"no code", func(o *Options) { o.Code = Source{} }, "no function code"},
+		{"bad env", func(o *Options) { o.Env = []string{"NOEQUALS"} }, `env "NOEQUALS": want KEY=VALUE`},
+		{"missing layer", func(o *Options) { o.Layers = []Source{{Path: "/nonexistent/l.zip"}} }, `/nonexistent/l.zip`},
+		{"bad zip", func(o *Options) {
+			p := filepath.Join(filepath.Dir(o.Code.Path), "bad.zip")
+			_ = os.WriteFile(p, []byte("not a zip"), 0o644)
+			o.Layers = []Source{{Path: p}}
+		}, "bad.zip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := demoOpts(t, baseImage(t, "x86_64"))
+			tc.mutate(&opts)
+			_, err := Build(context.Background(), opts)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestBuildCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Build(ctx, demoOpts(t, baseImage(t, "x86_64")))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
+}

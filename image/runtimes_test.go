@@ -1,0 +1,84 @@
+package image
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRuntimeTable(t *testing.T) {
+	seen := map[string]bool{}
+	all := Runtimes()
+	require.NotEmpty(t, all)
+	for _, r := range all {
+		assert.False(t, seen[r.ID], "duplicate %s", r.ID)
+		seen[r.ID] = true
+		assert.NotEmpty(t, r.Family, r.ID)
+		if r.Deprecated() {
+			assert.Empty(t, r.Image, r.ID)
+			repl, err := LookupRuntime(r.Replacement)
+			require.NoError(t, err, "%s's replacement %s must be a supported runtime", r.ID, r.Replacement)
+			assert.False(t, repl.Deprecated())
+			continue
+		}
+		assert.True(t, strings.HasPrefix(r.Image, "public.ecr.aws/lambda/"), r.ID)
+		assert.Contains(t, []string{"AL2023", "AL2"}, r.OS, r.ID)
+	}
+	// Mutating the returned table does not change the next caller's.
+	all[0].Image = "evil"
+	assert.NotEqual(t, "evil", Runtimes()[0].Image)
+}
+
+func TestLookupRuntime(t *testing.T) {
+	r, err := LookupRuntime("python3.12")
+	require.NoError(t, err)
+	assert.Equal(t, "public.ecr.aws/lambda/python:3.12", r.Image)
+	assert.Equal(t, "python", r.Family)
+	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-arm64", BaseRef(r, "arm64"))
+	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-x86_64", BaseRef(r, "x86_64"))
+	assert.Empty(t, BaseRef(r, "amd64"))
+
+	r, err = LookupRuntime("provided.al2023")
+	require.NoError(t, err)
+	assert.Equal(t, "public.ecr.aws/lambda/provided:al2023-x86_64", BaseRef(r, "x86_64"))
+
+	for id, repl := range map[string]string{"go1.x": "provided.al2023", "python3.8": "python3.12", "nodejs18.x": "nodejs22.x", "java8": "java21"} {
+		r, err := LookupRuntime(id)
+		require.Error(t, err, id)
+		assert.Contains(t, err.Error(), "deprecated")
+		assert.Contains(t, err.Error(), repl)
+		assert.Equal(t, repl, r.Replacement)
+		assert.Empty(t, BaseRef(r, "x86_64"))
+	}
+	_, err = LookupRuntime("cobol1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "python3.12")
+	assert.Contains(t, err.Error(), "--base")
+}
+
+func TestFamilyFromRef(t *testing.T) {
+	for ref, want := range map[string][2]string{
+		"public.ecr.aws/lambda/python:3.12-arm64":             {"python", "3.12"},
+		"public.ecr.aws/lambda/nodejs:22":                     {"nodejs", "22"},
+		"123.dkr.ecr.eu-west-1.amazonaws.com/lambda/ruby:3.3": {"ruby", "3.3"},
+		"public.ecr.aws/lambda/provided:al2023@sha256:abc":    {"provided", "al2023"},
+		"docker.io/library/python:3.12":                       {"", ""},
+		"oci:testdata/base:latest":                            {"", ""},
+	} {
+		f, v := familyVersionFromRef(ref)
+		assert.Equal(t, want, [2]string{f, v}, ref)
+	}
+}
+
+// With --base of an AWS image the family comes from the reference.
+func TestBuildFamilyFromBaseName(t *testing.T) {
+	opts := demoOpts(t, withoutBootstrap(t, baseImage(t, "x86_64")))
+	opts.BaseName = "public.ecr.aws/lambda/nodejs:22-x86_64"
+	_, err := Build(t.Context(), opts)
+	var he *HandlerError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "nodejs", he.Family)
+	assert.Contains(t, he.Searched, "/opt/nodejs/node22/node_modules/app.js")
+}
