@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
-	"hash/crc32"
 	"context"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -31,6 +31,8 @@ type zent struct {
 	raw   bool
 	crc   uint32
 	usize uint64
+	// comp, when set, is written verbatim as the compressed data (raw only).
+	comp string
 	// hdr lets a test tweak the header before it is written.
 	hdr func(*zip.FileHeader)
 }
@@ -51,7 +53,9 @@ func buildZip(t testing.TB, ents []zent) []byte {
 			// CreateRaw takes compressed bytes: store or deflate them here.
 			body := []byte(e.body)
 			var comp []byte
-			if fh.Method == zip.Deflate {
+			if e.comp != "" {
+				comp = []byte(e.comp)
+			} else if fh.Method == zip.Deflate {
 				var cb bytes.Buffer
 				fw, err := newTestFlateWriter(&cb)
 				require.NoError(t, err)

@@ -1,18 +1,115 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
-// TODO(owner): placeholder until the convert command lands.
+type convertFlags struct {
+	output   string
+	prefix   string
+	json     bool
+	cacheDir string
+	noCache  bool
+}
+
+// convertJSON is the --json output; the keys are part of the CLI contract.
+type convertJSON struct {
+	Digest           string   `json:"digest"`
+	DiffID           string   `json:"diffID"`
+	Size             int64    `json:"size"`
+	UncompressedSize int64    `json:"uncompressedSize"`
+	Files            int      `json:"files"`
+	Dirs             int      `json:"dirs"`
+	Symlinks         int      `json:"symlinks"`
+	Dropped          []string `json:"dropped"`
+	Normalized       int      `json:"normalized"`
+	CacheHit         bool     `json:"cacheHit"`
+	Output           string   `json:"output"`
+}
+
 func newConvertCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:    "convert",
-		Hidden: true,
+	var f convertFlags
+	cmd := &cobra.Command{
+		Use:   "convert ZIP|DIR -o OUT.tar.gz",
+		Short: "Convert a Lambda layer zip (or a code zip/directory) into an OCI layer .tar.gz",
+		Long: `Convert a Lambda layer .zip into a gzip-compressed OCI layer rooted at /opt
+(--prefix /var/task for function code; a directory works too). Paths are
+normalised and sorted, every parent directory gets an entry, files become
+0644/0755, symlinks are kept, unsafe entries are refused, and the output is
+byte-for-byte reproducible (mtimes from SOURCE_DATE_EPOCH, else 1970-01-01).
+
+Prints the layer digest, or with --json one object with digest, diffID,
+size, uncompressedSize, files, dirs, symlinks, dropped and normalized.
+
+Converted zips are cached by content in --cache-dir (default
+$LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("convert: not implemented yet")
+			return runConvert(cmd, a, args[0], f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "", "write the layer .tar.gz here (required)")
+	fl.StringVar(&f.prefix, "prefix", layerconv.DefaultPrefix, "directory the entries are rooted at (/opt for layers, /var/task for code)")
+	fl.BoolVar(&f.json, "json", false, "print a JSON object instead of the digest")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $"+layerconv.CacheDirEnv+", else the user cache directory)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the cache")
+	return cmd
+}
+
+func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) error {
+	if f.output == "" {
+		return errors.New("convert: -o OUT.tar.gz is required")
+	}
+	if !strings.HasPrefix(f.prefix, "/") {
+		return fmt.Errorf("convert: --prefix %q: want an absolute path such as /opt or /var/task", f.prefix)
+	}
+	mtime, err := layerconv.ModTimeFromEnv(a.getenv)
+	if err != nil {
+		return err
+	}
+	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime}
+	if !f.noCache {
+		opts.CacheDir = f.cacheDir
+		if opts.CacheDir == "" {
+			if opts.CacheDir, err = layerconv.DefaultCacheDir(a.getenv); err != nil {
+				return err
+			}
+		}
+	}
+	ctx := cmd.Context()
+	res, err := layerconv.Convert(ctx, src, opts)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	if err := res.WriteFile(ctx, f.output); err != nil {
+		return err
+	}
+	if !f.json {
+		_, err := fmt.Fprintln(a.stdout, res.Digest.String())
+		return err
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(convertJSON{
+		Digest:           res.Digest.String(),
+		DiffID:           res.DiffID.String(),
+		Size:             res.Size,
+		UncompressedSize: res.UncompressedSize,
+		Files:            res.Files,
+		Dirs:             res.Dirs,
+		Symlinks:         res.Symlinks,
+		Dropped:          res.Dropped,
+		Normalized:       res.Normalized,
+		CacheHit:         res.CacheHit,
+		Output:           f.output,
+	})
 }
