@@ -2,7 +2,7 @@
 // it parses references, builds the keychain (ECR, ECR Public, docker config,
 // anonymous), fetches bases (registry refs and oci:PATH[:TAG] layouts), pushes
 // with retries and bounded concurrency, and writes OCI layouts and docker
-// tarballs atomically. Failures come back as typed errors.
+// tarballs atomically. Failures come back as typed errors (see errors.go).
 //
 // API CONTRACT (other packages code against this; keep signatures stable):
 //
@@ -11,4 +11,5 @@
 //	func WriteLayout(ctx context.Context, dir string, img v1.Image, refName string) error
 //	func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error
 //	func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error)
+//	func WriteImageRefs(path string, refs []string) error // one REPO@sha256 per line, atomic
 package registry

@@ -1,0 +1,181 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	gcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testBase = "../testdata/base"
+
+func TestFetchBaseLayout(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		ref       string
+		wantIndex bool
+		wantErr   string
+	}{
+		{ref: "oci:" + testBase + ":latest", wantIndex: true},
+		{ref: "oci:" + testBase + ":latest-arm64"},
+		{ref: "oci:" + testBase + ":latest-x86_64"},
+		{ref: "oci:" + testBase, wantErr: "layout holds 3 entries"},
+		{ref: "oci:" + testBase + ":nope", wantErr: `no entry named "nope"`},
+		{ref: "oci:/does/not/exist", wantErr: "not an OCI image layout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			b, err := FetchBase(ctx, tt.ref, Options{})
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, ErrBaseNotFound)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Contains(t, err.Error(), tt.ref, "error names the ref")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.ref, b.Ref)
+			if tt.wantIndex {
+				require.NotNil(t, b.Index)
+				assert.Nil(t, b.Image)
+				assert.NoError(t, validate.Index(b.Index))
+			} else {
+				require.NotNil(t, b.Image)
+				assert.Nil(t, b.Index)
+				assert.NoError(t, validate.Image(b.Image))
+			}
+		})
+	}
+}
+
+func TestFetchBaseLayoutFullNameAndSingleEntry(t *testing.T) {
+	ctx := context.Background()
+	img, err := random.Image(100, 1)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "layout")
+	require.NoError(t, WriteLayout(ctx, dir, img, "example.com:5000/fn:v1"))
+	want, err := img.Digest()
+	require.NoError(t, err)
+	for _, ref := range []string{"oci:" + dir, "oci:" + dir + ":v1", "oci:" + dir + ":example.com:5000/fn:v1"} {
+		b, err := FetchBase(ctx, ref, Options{})
+		require.NoError(t, err, ref)
+		require.NotNil(t, b.Image, ref)
+		got, err := b.Image.Digest()
+		require.NoError(t, err)
+		assert.Equal(t, want, got, ref)
+	}
+}
+
+func TestFetchBaseRemote(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(gcrregistry.New(gcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(200, 2)
+	require.NoError(t, err)
+	ref := host + "/base/img:1"
+	require.NoError(t, remote.Write(must(name.ParseReference(ref)), img))
+
+	b, err := FetchBase(ctx, ref, Options{})
+	require.NoError(t, err)
+	require.NotNil(t, b.Image)
+	assert.NoError(t, validate.Image(b.Image))
+
+	_, err = FetchBase(ctx, host+"/base/img:missing", Options{})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrBaseNotFound)
+	assert.Contains(t, err.Error(), host+"/base/img:missing")
+}
+
+func TestWriteLayout(t *testing.T) {
+	ctx := context.Background()
+	img, err := random.Image(300, 2)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "out")
+	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
+	// Replacing an existing layout works and leaves one entry.
+	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
+
+	lp, err := layout.FromPath(dir)
+	require.NoError(t, err)
+	idx, err := lp.ImageIndex()
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, im.Manifests, 1)
+	assert.Equal(t, "example.com/fn:latest", im.Manifests[0].Annotations[refNameAnnotation])
+	got, err := idx.Image(im.Manifests[0].Digest)
+	require.NoError(t, err)
+	assert.NoError(t, validate.Image(got))
+	assertNoTemp(t, filepath.Dir(dir))
+
+	// A non-empty directory that is not a layout is refused, untouched.
+	other := filepath.Join(t.TempDir(), "precious")
+	require.NoError(t, os.MkdirAll(other, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "keep.txt"), []byte("x"), 0o644))
+	err = WriteLayout(ctx, other, img, "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not an OCI layout")
+	_, err = os.Stat(filepath.Join(other, "keep.txt"))
+	assert.NoError(t, err)
+}
+
+func TestWriteTarball(t *testing.T) {
+	ctx := context.Background()
+	img, err := random.Image(300, 2)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "img.tar")
+	require.NoError(t, WriteTarball(ctx, path, img, "example.com/fn:latest"))
+	tag := must(name.NewTag("example.com/fn:latest"))
+	got, err := tarball.ImageFromPath(path, &tag)
+	require.NoError(t, err)
+	assert.NoError(t, validate.Image(got))
+	wantD, _ := img.Digest()
+	gotD, _ := got.Digest()
+	assert.Equal(t, wantD, gotD)
+	assertNoTemp(t, filepath.Dir(path))
+
+	err = WriteTarball(ctx, path, img, "Not A Tag")
+	assert.Error(t, err)
+}
+
+func TestWriteImageRefs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "refs")
+	require.NoError(t, WriteImageRefs(path, []string{"a@sha256:1", "b@sha256:2"}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "a@sha256:1\nb@sha256:2\n", string(b))
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		assert.NotContains(t, e.Name(), ".tmp-", "temp file left behind")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+var _ v1.Image = (v1.Image)(nil)
