@@ -237,6 +237,7 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.checkEntrypoint(cf.Config.Entrypoint)
 	baseLayers, err := base.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("build: reading base layers: %w", err)
@@ -581,6 +582,18 @@ func (b *builder) checkArch(adds []*added) error {
 		return nil
 	}
 	return fmt.Errorf("build: %w", err)
+}
+
+// checkEntrypoint warns about bases Lambda cannot start the way the AWS
+// images start: CMD = [handler] only works behind an entrypoint that takes
+// the handler as its argument, and Lambda wants an absolute path.
+func (b *builder) checkEntrypoint(ep []string) {
+	switch {
+	case len(ep) == 0:
+		b.warn("the base has no ENTRYPOINT: Lambda would run CMD [%s] as a program; use a Lambda base image or one whose entrypoint takes the handler", b.opts.Handler)
+	case !path.IsAbs(ep[0]):
+		b.warn("the base's ENTRYPOINT %q is not an absolute path, which Lambda requires", ep[0])
+	}
 }
 
 // mergeEnv adds the --env values to the base's, replacing keys the base

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -473,4 +474,28 @@ func TestBuildCancelled(t *testing.T) {
 	_, err := Build(ctx, demoOpts(t, baseImage(t, "x86_64")))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
+}
+
+func TestBuildWarnsAboutEntrypoint(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ep   []string
+		want string
+	}{
+		{"none", nil, "no ENTRYPOINT"},
+		{"relative", []string{"entry.sh"}, "not an absolute path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := baseImage(t, "x86_64")
+			cf, err := base.ConfigFile()
+			require.NoError(t, err)
+			cfg := cf.Config.DeepCopy()
+			cfg.Entrypoint = tc.ep
+			custom, err := mutate.Config(base, *cfg)
+			require.NoError(t, err)
+			res := mustBuild(t, demoOpts(t, custom))
+			require.Len(t, res.Warnings, 1)
+			assert.Contains(t, res.Warnings[0], tc.want)
+		})
+	}
 }
