@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lambda-oci/lambda-oci/registry"
+)
+
+// pushFlags are the registry flags shared by commands that push (build
+// embeds it). They only fill registry.Options; the policy lives there.
+type pushFlags struct {
+	createRepository bool
+	jobs             int
+	retries          int
+	registryAuth     string
+	region           string
+	imageRefs        string
+	quiet            bool
+	verbose          bool
+}
+
+func (f *pushFlags) bind(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.createRepository, "create-repository", false, "create the ECR repository if it does not exist")
+	fs.IntVar(&f.jobs, "jobs", 0, "blobs uploaded in parallel (default: number of CPUs)")
+	fs.IntVar(&f.retries, "retries", registry.DefaultRetries, "retries after 5xx, 429, connection resets and timeouts (exponential backoff with jitter); 0 disables")
+	fs.StringVar(&f.registryAuth, "registry-auth", "", `"ecr" forces ECR authentication (GetAuthorizationToken) for a host that does not look like ECR; default: by host`)
+	fs.StringVar(&f.region, "region", "", "AWS region for ECR when the registry host does not name one (default: AWS_REGION)")
+	fs.StringVar(&f.imageRefs, "image-refs", "", "write the pushed REPO@sha256:… references to this file, one per line")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log registry and AWS steps on stderr (credentials are never printed)")
+}
+
+// validate checks flag values before any work starts.
+func (f *pushFlags) validate() error {
+	switch f.registryAuth {
+	case registry.AuthAuto, registry.AuthECR:
+	default:
+		return fmt.Errorf("--registry-auth %q: want \"ecr\" or nothing", f.registryAuth)
+	}
+	if f.jobs < 0 {
+		return fmt.Errorf("--jobs %d: must be positive", f.jobs)
+	}
+	if f.retries < 0 {
+		return fmt.Errorf("--retries %d: must be 0 or more", f.retries)
+	}
+	return nil
+}
+
+func (f *pushFlags) options(a *app) registry.Options {
+	o := registry.Options{
+		Jobs:             f.jobs,
+		Retries:          f.retries,
+		CreateRepository: f.createRepository,
+		RegistryAuth:     f.registryAuth,
+		Region:           f.region,
+		Progress:         a.stderr,
+		Quiet:            f.quiet,
+	}
+	if f.retries == 0 {
+		o.Retries = -1 // the flag's 0 means none; the library's 0 means default
+	}
+	if o.Region == "" && a.getenv != nil {
+		o.Region = a.getenv("AWS_REGION")
+		if o.Region == "" {
+			o.Region = a.getenv("AWS_DEFAULT_REGION")
+		}
+	}
+	if f.verbose {
+		o.Logf = func(format string, args ...any) {
+			fmt.Fprintf(a.stderr, "lambda-oci: "+format+"\n", args...)
+		}
+	}
+	return o
+}
+
+// written handles what happens after a successful push: the --image-refs
+// file for later CI steps.
+func (f *pushFlags) written(res *registry.PushResult) error {
+	if f.imageRefs == "" || res == nil {
+		return nil
+	}
+	return registry.WriteImageRefs(f.imageRefs, res.References)
+}
