@@ -157,3 +157,5 @@ func crcOf(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
 func newTestFlateWriter(w io.Writer) (io.WriteCloser, error) {
 	return flate.NewWriter(w, flate.DefaultCompression)
 }
+
+func tarReader(r io.Reader) *tar.Reader { return tar.NewReader(r) }

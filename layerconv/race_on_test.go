@@ -1,0 +1,5 @@
+//go:build race
+
+package layerconv
+
+const raceEnabled = true
