@@ -66,6 +66,15 @@ func (a *awsClients) config(ctx context.Context, region string) (aws.Config, err
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
+	// Retrieve credentials up front so "none found" is reported as such
+	// rather than as a failure deep inside the first API call.
+	if cfg.Credentials == nil {
+		return aws.Config{}, &Error{Kind: ErrNoCredentials, Op: "AWS credentials for region", Ref: region,
+			Err: errors.New("no credential provider configured")}
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return aws.Config{}, &Error{Kind: ErrNoCredentials, Op: "AWS credentials for region", Ref: region, Err: err}
+	}
 	if a.cfgs == nil {
 		a.cfgs = map[string]aws.Config{}
 	}
@@ -73,24 +82,11 @@ func (a *awsClients) config(ctx context.Context, region string) (aws.Config, err
 	return cfg, nil
 }
 
-// credentialsAvailable retrieves credentials up front so "none found" is
-// reported as such rather than as a signing failure deep in a call.
-func credentialsAvailable(ctx context.Context, cfg aws.Config) error {
-	if cfg.Credentials == nil {
-		return errors.New("no credential provider configured")
-	}
-	_, err := cfg.Credentials.Retrieve(ctx)
-	return err
-}
-
 // ecrToken calls GetAuthorizationToken and returns the basic-auth pair.
 func (a *awsClients) ecrToken(ctx context.Context, host string, t ecrTarget) (user, pass string, err error) {
 	cfg, err := a.config(ctx, t.Region)
 	if err != nil {
 		return "", "", err
-	}
-	if err := credentialsAvailable(ctx, cfg); err != nil {
-		return "", "", &Error{Kind: ErrNoCredentials, Op: "ECR auth for", Ref: host, Err: err}
 	}
 	var token string
 	if t.public {

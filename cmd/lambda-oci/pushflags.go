@@ -28,8 +28,8 @@ func (f *pushFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.registryAuth, "registry-auth", "", `"ecr" forces ECR authentication (GetAuthorizationToken) for a host that does not look like ECR; default: by host`)
 	fs.StringVar(&f.region, "region", "", "AWS region for ECR when the registry host does not name one (default: AWS_REGION)")
 	fs.StringVar(&f.imageRefs, "image-refs", "", "write the pushed REPO@sha256:… references to this file, one per line")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
-	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log registry and AWS steps on stderr (credentials are never printed)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
+	fs.BoolVar(&f.verbose, "verbose", false, "log registry and AWS steps on stderr (credentials are never printed)")
 }
 
 // validate checks flag values before any work starts.
