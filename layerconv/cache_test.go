@@ -1,0 +1,162 @@
+package layerconv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+func TestCacheHit(t *testing.T) {
+	p := writeZip(t, []zent{{name: "python/a.py", body: "a", mode: 0o644}, {name: "__MACOSX/x", body: "x"}})
+	cache := t.TempDir()
+	ctx := context.Background()
+
+	first, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.False(t, first.CacheHit)
+	blobIno := inode(t, first.blobPath)
+
+	second, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.True(t, second.CacheHit)
+	assert.Equal(t, blobIno, inode(t, second.blobPath), "a hit reuses the blob: nothing was converted")
+	first.CacheHit = true
+	first.Layer, second.Layer = nil, nil
+	assert.Equal(t, first, second)
+
+	require.NoError(t, second.Close())
+	assert.FileExists(t, second.blobPath, "Close keeps cached blobs")
+	entries, err := os.ReadDir(filepath.Join(cache, "layerconv", "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no temporary files left")
+
+	// Every option and the input content are part of the key.
+	for name, opts := range map[string]Options{
+		"prefix":  {CacheDir: cache, Prefix: "/var/task"},
+		"mtime":   {CacheDir: cache, ModTime: epoch.Add(1e9)},
+		"maxsize": {CacheDir: cache, MaxSize: 1 << 20},
+	} {
+		r, err := ConvertZip(ctx, p, opts)
+		require.NoError(t, err, name)
+		assert.False(t, r.CacheHit, name)
+	}
+	p2 := writeZip(t, []zent{{name: "python/a.py", body: "b", mode: 0o644}})
+	r, err := ConvertZip(ctx, p2, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.False(t, r.CacheHit)
+	assert.NotEqual(t, first.Digest, r.Digest)
+}
+
+func TestCacheDamagedEntryIsAMiss(t *testing.T) {
+	p := writeZip(t, []zent{{name: "a", body: "a", mode: 0o644}})
+	cache := t.TempDir()
+	ctx := context.Background()
+	first, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+
+	require.NoError(t, os.Truncate(first.blobPath, 3))
+	r, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.False(t, r.CacheHit, "a truncated blob is converted again")
+	assert.Equal(t, first.Digest, r.Digest)
+
+	keys, err := filepath.Glob(filepath.Join(cache, "layerconv", "keys", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.NoError(t, os.WriteFile(keys[0], []byte("{not json"), 0o644))
+	r, err = ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.False(t, r.CacheHit)
+	r, err = ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.True(t, r.CacheHit, "repaired")
+}
+
+// Two converters filling the same cache at once both succeed with the same
+// layer, and the cache stays consistent.
+func TestCacheConcurrent(t *testing.T) {
+	var ents []zent
+	for i := range 200 {
+		ents = append(ents, zent{name: "f/" + string(rune('a'+i%26)) + string(rune('a'+i/26)), body: string(make([]byte, 10000+i)), mode: 0o644})
+	}
+	p := writeZip(t, ents)
+	cache := t.TempDir()
+	const n = 4
+	results := make([]*Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i], errs[i] = ConvertZip(context.Background(), p, Options{CacheDir: cache}) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		assert.Equal(t, results[0].Digest, results[i].Digest)
+		got := readResult(t, results[i])
+		assert.Len(t, got, 200+2)
+	}
+	blobs, err := filepath.Glob(filepath.Join(cache, "layerconv", "blobs", "sha256", "*"))
+	require.NoError(t, err)
+	assert.Len(t, blobs, 1)
+	tmp, err := os.ReadDir(filepath.Join(cache, "layerconv", "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, tmp)
+	r, err := ConvertZip(context.Background(), p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.True(t, r.CacheHit)
+}
+
+func TestDefaultCacheDir(t *testing.T) {
+	d, err := DefaultCacheDir(func(k string) string {
+		if k == CacheDirEnv {
+			return "/x/cache"
+		}
+		return ""
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "/x/cache", d)
+
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	d, err = DefaultCacheDir(func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, "/xdg/lambda-oci", d)
+}
+
+func TestConvertIsRefusedWithCacheToo(t *testing.T) {
+	p := writeZip(t, []zent{{name: "../x", body: "x", mode: 0o644}})
+	cache := t.TempDir()
+	_, err := ConvertZip(context.Background(), p, Options{CacheDir: cache})
+	assert.ErrorIs(t, err, ErrPathEscapes)
+	blobs, _ := filepath.Glob(filepath.Join(cache, "layerconv", "blobs", "*", "*"))
+	assert.Empty(t, blobs)
+}
+
+func TestCancelLeavesNothing(t *testing.T) {
+	var ents []zent
+	for i := range 50 {
+		ents = append(ents, zent{name: "f" + string(rune('a'+i%26)) + string(rune('a'+i/26)), body: string(make([]byte, 1<<20)), mode: 0o644})
+	}
+	p := writeZip(t, ents)
+	cache := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.ErrorIs(t, err, context.Canceled)
+	for _, sub := range []string{"tmp", "blobs", "keys"} {
+		ents, _ := filepath.Glob(filepath.Join(cache, "layerconv", sub, "*"))
+		assert.Empty(t, ents, sub)
+	}
+}
