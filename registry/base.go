@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -192,6 +193,12 @@ func classify(op, ref string, err error) error {
 			if op == "fetching base" {
 				return &Error{Kind: ErrBaseNotFound, Op: op, Ref: ref, Err: err}
 			}
+		}
+		// The registry's error codes do not always say which status came
+		// with them ("UNAVAILABLE: ..."); the status helps tell a
+		// registry outage from a bad request.
+		if !strings.Contains(err.Error(), strconv.Itoa(terr.StatusCode)) {
+			return fmt.Errorf("%s %s: HTTP %d: %w", op, ref, terr.StatusCode, err)
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, ref, err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,9 +75,12 @@ func retryable(ctx context.Context, o Options) func(error) bool {
 }
 
 func isRetryable(err error) bool {
+	// A registry error is retried by status only: go-containerregistry
+	// also calls 400 UNKNOWN / BLOB_UPLOAD_INVALID temporary, but a
+	// request the registry calls bad will not get better by repeating it.
 	var terr *transport.Error
 	if errors.As(err, &terr) {
-		return terr.Temporary()
+		return slices.Contains(retryStatusCodes, terr.StatusCode)
 	}
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {

@@ -196,6 +196,9 @@ func (f *Fault) apply(w http.ResponseWriter, r *http.Request) {
 		if d <= 0 {
 			d = 30 * time.Second
 		}
+		// Take the body, then never answer: the server only notices the
+		// client hanging up once the body has been read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-time.After(d):
 		case <-r.Context().Done():
