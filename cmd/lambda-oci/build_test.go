@@ -1,0 +1,301 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/internal/testregistry"
+)
+
+const (
+	fixtureBase = "oci:../../testdata/base:latest"
+	demoLayer   = "../../testdata/demo/layer.zip"
+	demoCode    = "../../testdata/demo/code"
+)
+
+// demoDigest pins `make demo` (the README's first command): the testdata
+// base, the demo layer and code, no SOURCE_DATE_EPOCH. It changes only when
+// the fixtures, layerconv's output or the builder's config change.
+const demoDigest = "sha256:eeecd0517032c7add755692e4b4226582dfd63def588eb4b6b29f8f3f888a9c4"
+
+func demoArgs(extra ...string) []string {
+	return append([]string{"build", "--base", fixtureBase, "--arch", "x86_64",
+		"--layer", demoLayer, "--code", demoCode, "--handler", "app.handler"}, extra...)
+}
+
+// cacheEnv points the default cache at a temp dir so tests never touch ~/.cache.
+func cacheEnv(t *testing.T) map[string]string {
+	return map[string]string{"LAMBDA_OCI_CACHE_DIR": t.TempDir()}
+}
+
+// layoutImage reads the image named refName out of an OCI layout.
+func layoutImage(t *testing.T, dir, refName string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	require.NoError(t, err)
+	idx, err := p.ImageIndex()
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == refName {
+			require.True(t, d.MediaType.IsImage(), "an image manifest, never an index: %s", d.MediaType)
+			img, err := idx.Image(d.Digest)
+			require.NoError(t, err)
+			return img
+		}
+	}
+	t.Fatalf("no image named %q in %s: %+v", refName, dir, im.Manifests)
+	return nil
+}
+
+var refRE = regexp.MustCompile(`^localhost/lambda-function@sha256:[0-9a-f]{64}\n$`)
+
+func TestBuildDemoJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", out, "--json")...)
+	require.Equal(t, 0, code, stderr)
+	var res buildOutput
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.Equal(t, "localhost/lambda-function@"+res.Digest, res.Reference)
+	assert.Equal(t, demoDigest, res.Digest)
+	assert.Equal(t, "linux/amd64", res.Platform)
+	assert.Equal(t, string(types.OCIManifestSchema1), res.MediaType)
+	require.Len(t, res.Layers, 4)
+	assert.Equal(t, []string{"base", "base", "layer", "code"}, []string{res.Layers[0].Kind, res.Layers[1].Kind, res.Layers[2].Kind, res.Layers[3].Kind})
+	assert.Equal(t, "layer.zip", res.Layers[2].Source)
+	assert.Equal(t, demoLayer, res.Layers[2].Path)
+	var sum, usum int64
+	for _, l := range res.Layers {
+		assert.Positive(t, l.Size)
+		assert.Greater(t, l.UncompressedSize, l.Size/2)
+		sum += l.Size
+		usum += l.UncompressedSize
+	}
+	assert.Equal(t, sum, res.Size)
+	assert.Equal(t, usum, res.UncompressedSize)
+	assert.Empty(t, res.Warnings)
+
+	img := layoutImage(t, out, "localhost/lambda-function:latest")
+	require.NoError(t, validate.Image(img))
+	d, err := img.Digest()
+	require.NoError(t, err)
+	assert.Equal(t, res.Digest, d.String())
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"app.handler"}, cf.Config.Cmd)
+	assert.Equal(t, []string{"/lambda-entrypoint.sh"}, cf.Config.Entrypoint)
+
+	// Logs on stderr, nothing but the result on stdout.
+	assert.Contains(t, stderr, "wrote OCI layout")
+	assert.NotContains(t, stdout, "lambda-oci:")
+}
+
+func TestBuildPrintsOnlyReferenceAndIsReproducible(t *testing.T) {
+	env := cacheEnv(t)
+	var refs []string
+	for i := range 3 {
+		args := demoArgs("--oci-layout", filepath.Join(t.TempDir(), "o"))
+		if i == 2 {
+			args = append(args, "--no-cache")
+		}
+		code, stdout, stderr := runCmd(t, env, args...)
+		require.Equal(t, 0, code, stderr)
+		assert.Regexp(t, refRE, stdout)
+		refs = append(refs, stdout)
+	}
+	assert.Equal(t, refs[0], refs[1], "warm cache, same digest")
+	assert.Equal(t, refs[0], refs[2], "no cache, same digest")
+	assert.Equal(t, "localhost/lambda-function@"+demoDigest+"\n", refs[0])
+
+	// SOURCE_DATE_EPOCH (read through the app's environment) moves the digest.
+	env["SOURCE_DATE_EPOCH"] = "1700000000"
+	out := filepath.Join(t.TempDir(), "o")
+	code, stdout, stderr := runCmd(t, env, demoArgs("--oci-layout", out)...)
+	require.Equal(t, 0, code, stderr)
+	assert.NotEqual(t, refs[0], stdout)
+	cf, err := layoutImage(t, out, "localhost/lambda-function:latest").ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1700000000), cf.Created.Unix())
+}
+
+func TestBuildArm64AndTarball(t *testing.T) {
+	dir := t.TempDir()
+	tb := filepath.Join(dir, "fn.tar")
+	args := []string{"build", "--base", fixtureBase, "--arch", "arm64", "--layer", demoLayer,
+		"--code", demoCode, "--handler", "app.handler", "--tarball", tb, "--json", "--no-cache"}
+	code, stdout, stderr := runCmd(t, nil, args...)
+	require.Equal(t, 0, code, stderr)
+	var res buildOutput
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, "linux/arm64", res.Platform)
+
+	want, err := basegen.Image("arm64")
+	require.NoError(t, err)
+	wl, err := want.Layers()
+	require.NoError(t, err)
+	for i, l := range wl {
+		dg, err := l.Digest()
+		require.NoError(t, err)
+		assert.Equal(t, dg.String(), res.Layers[i].Digest, "arm64 base layer %d", i)
+	}
+
+	ref, err := name.NewTag("localhost/lambda-function:latest")
+	require.NoError(t, err)
+	img, err := tarball.ImageFromPath(tb, &ref)
+	require.NoError(t, err)
+	require.NoError(t, validate.Image(img))
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, "arm64", cf.Architecture)
+}
+
+// writeDockerBase writes the testdata base with Docker media types to a
+// layout (not committed: generated per test).
+func writeDockerBase(t *testing.T) string {
+	t.Helper()
+	idx, err := basegen.DockerIndex()
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "dockerbase")
+	require.NoError(t, basegen.WriteLayout(dir, idx, "latest"))
+	return "oci:" + dir + ":latest"
+}
+
+func TestBuildDockerBaseKeepsDockerTypes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o")
+	code, stdout, stderr := runCmd(t, cacheEnv(t), "build", "--base", writeDockerBase(t), "--layer", demoLayer,
+		"--code", demoCode, "--handler", "app.handler", "--oci-layout", out, "--json")
+	require.Equal(t, 0, code, stderr)
+	var res buildOutput
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, string(types.DockerManifestSchema2), res.MediaType)
+	img := layoutImage(t, out, "localhost/lambda-function:latest")
+	require.NoError(t, validate.Image(img))
+	m, err := img.Manifest()
+	require.NoError(t, err)
+	assert.Equal(t, types.DockerManifestSchema2, m.MediaType)
+	assert.Equal(t, types.DockerConfigJSON, m.Config.MediaType)
+	for _, l := range m.Layers {
+		assert.Equal(t, types.DockerLayer, l.MediaType)
+	}
+}
+
+func TestBuildRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no output", demoArgs(), []string{"no output"}},
+		{"over max size", demoArgs("--max-size", "4KiB"), []string{"over the limit", "UNCOMPRESSED", "layer.zip", "sha256:"}},
+		{"missing handler module", []string{"build", "--base", fixtureBase, "--code", demoCode, "--handler", "main.handler"},
+			[]string{`"main.handler"`, "/var/task/main.py", "/opt/python/main.py"}},
+		{"bad arch", demoArgs("--arch", "amd64"), []string{`"amd64"`, "x86_64, arm64"}},
+		{"deprecated runtime", []string{"build", "--runtime", "python3.8", "--code", demoCode, "--handler", "app.handler"},
+			[]string{"deprecated", "python3.12"}},
+		{"no base", []string{"build", "--code", demoCode, "--handler", "app.handler"}, []string{"--runtime or --base"}},
+		{"no handler", []string{"build", "--base", fixtureBase, "--code", demoCode}, []string{"--handler is required"}},
+		{"bad env", demoArgs("--env", "NOPE"), []string{`"NOPE"`}},
+		{"bad max size", demoArgs("--max-size", "lots"), []string{"--max-size", "lots"}},
+		{"missing base tag", []string{"build", "--base", "oci:../../testdata/base:nope", "--code", demoCode, "--handler", "app.handler"}, []string{"nope"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			lay, tb := filepath.Join(dir, "layout"), filepath.Join(dir, "img.tar")
+			args := tc.args
+			if tc.name != "no output" {
+				args = append(args, "--oci-layout", lay, "--tarball", tb)
+			}
+			code, stdout, stderr := runCmd(t, cacheEnv(t), args...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			for _, w := range tc.want {
+				assert.Contains(t, stderr, w)
+			}
+			assert.True(t, strings.HasPrefix(stderr, "lambda-oci: ") || strings.Contains(stderr, "\nlambda-oci: "), stderr)
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "nothing written on failure")
+		})
+	}
+}
+
+// --runtime with --base: the runtime only picks the handler convention.
+func TestBuildRuntimeWithBase(t *testing.T) {
+	code, _, stderr := runCmd(t, cacheEnv(t), "build", "--runtime", "nodejs22.x", "--base", fixtureBase,
+		"--code", demoCode, "--handler", "app.handler", "--oci-layout", filepath.Join(t.TempDir(), "o"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "/var/task/app.{js,mjs,cjs}")
+}
+
+func TestBuildWarningsGoToStderr(t *testing.T) {
+	code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--env", "PYTHONPATH=/var/task/lib", "--env", "AWS_REGION=x",
+		"--oci-layout", filepath.Join(t.TempDir(), "o"))...)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, refRE, stdout)
+	assert.Contains(t, stderr, "warning: PYTHONPATH is set while layers are present")
+	assert.Contains(t, stderr, "warning: AWS_REGION is reserved")
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"10GiB": 10737418240, "10 GiB": 10737418240, "500MB": 500e6, "1024": 1024, "1.5KiB": 1536, "2gb": 2e9, "7B": 7,
+	} {
+		got, err := parseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "GiB", "-1", "0", "ten", "1e30GiB"} {
+		_, err := parseSize(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// Push to go-containerregistry's in-process registry and to Debian's
+// docker-registry on loopback (plain HTTP); the pushed manifest is the one
+// built, under every tag.
+func TestBuildPush(t *testing.T) {
+	push := func(t *testing.T, host string) {
+		tags := []string{host + "/fn/demo:1", host + "/fn/demo:latest"}
+		code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--tag", tags[0], "--tag", tags[1])...)
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, host+"/fn/demo@"+demoDigest+"\n", stdout)
+		for _, tg := range tags {
+			ref, err := name.ParseReference(tg)
+			require.NoError(t, err)
+			img, err := remote.Image(ref)
+			require.NoError(t, err)
+			d, err := img.Digest()
+			require.NoError(t, err)
+			assert.Equal(t, demoDigest, d.String(), tg)
+			require.NoError(t, validate.Image(img))
+		}
+	}
+	t.Run("in-process", func(t *testing.T) {
+		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+		t.Cleanup(srv.Close)
+		push(t, strings.TrimPrefix(srv.URL, "http://"))
+	})
+	t.Run("docker-registry", func(t *testing.T) {
+		push(t, testregistry.Start(t, testregistry.Options{}).Host)
+	})
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/pflag"
+
+	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/registry"
+)
+
+// defaultImageName names an image written only to an OCI layout or a
+// tarball (no --tag): podman and skopeo load it under this name.
+const defaultImageName = "localhost/lambda-function:latest"
+
+// outputFlags are where a built image goes; build and migrate share them.
+type outputFlags struct {
+	ociLayout string
+	tarball   string
+	tags      []string
+	json      bool
+}
+
+func (o *outputFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&o.ociLayout, "oci-layout", "", "write the image to an OCI image layout `DIR` (named after the first --tag, else "+defaultImageName+")")
+	fs.StringVar(&o.tarball, "tarball", "", "write a `FILE` that docker load / podman load read")
+	fs.StringArrayVar(&o.tags, "tag", nil, "push to `REGISTRY/REPO:TAG` (repeatable)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object describing the image instead of the reference")
+}
+
+func (o outputFlags) validate() error {
+	if o.ociLayout == "" && o.tarball == "" && len(o.tags) == 0 {
+		return errors.New("no output: pass --oci-layout DIR, --tarball FILE and/or --tag REF")
+	}
+	for _, t := range o.tags {
+		if _, err := name.NewTag(t); err != nil {
+			return fmt.Errorf("--tag %q: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// imageName is the full name recorded in the layout and the tarball.
+func (o outputFlags) imageName() string {
+	if len(o.tags) > 0 {
+		return o.tags[0]
+	}
+	return defaultImageName
+}
+
+// buildSpec is what to build, independent of where it goes.
+type buildSpec struct {
+	// Runtime is a Lambda runtime id; it picks the base when Base is empty
+	// and the handler convention either way.
+	Runtime string
+	// Base is an image reference or oci:PATH[:TAG].
+	Base              string
+	Arch              string
+	Layers            []image.Source
+	Code              image.Source
+	Handler           string
+	Env               []string
+	MaxSize           int64
+	AllowArchMismatch bool
+	// CacheDir is empty for no cache.
+	CacheDir string
+	// Created is zero for SOURCE_DATE_EPOCH (read through app.getenv) or
+	// the fixed default.
+	Created time.Time
+}
+
+// baseRef resolves the base reference: --base, else the runtime's AWS image.
+func (s buildSpec) baseRef() (string, error) {
+	if s.Base != "" {
+		return s.Base, nil
+	}
+	if s.Runtime == "" {
+		return "", errors.New("no base: pass --runtime ID (see `lambda-oci runtimes`) or --base REF")
+	}
+	rt, err := image.LookupRuntime(s.Runtime)
+	if err != nil {
+		return "", err
+	}
+	ref := image.BaseRef(rt, s.Arch)
+	if ref == "" {
+		_, err := image.PlatformFor(s.Arch)
+		return "", err
+	}
+	return ref, nil
+}
+
+// layerJSON is one layer in the JSON result.
+type layerJSON struct {
+	Digest           string `json:"digest"`
+	MediaType        string `json:"mediaType"`
+	Size             int64  `json:"size"`
+	UncompressedSize int64  `json:"uncompressedSize"`
+	Kind             string `json:"kind"`
+	Source           string `json:"source"`
+	Path             string `json:"path,omitempty"`
+	CacheHit         bool   `json:"cacheHit,omitempty"`
+	// Push is what the push did with the blob: pushed, exists or mounted.
+	Push string `json:"push,omitempty"`
+}
+
+// buildOutput is the result of a build: the JSON object --json prints.
+type buildOutput struct {
+	Reference        string      `json:"reference"`
+	Digest           string      `json:"digest"`
+	MediaType        string      `json:"mediaType"`
+	Platform         string      `json:"platform"`
+	Arch             string      `json:"arch"`
+	Base             string      `json:"base"`
+	BaseDigest       string      `json:"baseDigest"`
+	Handler          string      `json:"handler"`
+	Size             int64       `json:"size"`
+	UncompressedSize int64       `json:"uncompressedSize"`
+	ManifestSize     int64       `json:"manifestSize"`
+	Layers           []layerJSON `json:"layers"`
+	OCILayout        string      `json:"ociLayout,omitempty"`
+	Tarball          string      `json:"tarball,omitempty"`
+	Tags             []string    `json:"tags,omitempty"`
+	// Pushed are REPO@sha256:… for every pushed repository.
+	Pushed []string `json:"pushed,omitempty"`
+	// ConfigPush is what the push did with the config blob.
+	ConfigPush string   `json:"configPush,omitempty"`
+	Warnings   []string `json:"warnings"`
+}
+
+// buildAndEmit is the whole build: fetch the base, pick the platform, build
+// and check, then write or push every requested output and print the result
+// on stdout. Nothing is written or pushed unless every check passed.
+func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, push pushFlags) (*buildOutput, error) {
+	if err := out.validate(); err != nil {
+		return nil, err
+	}
+	if err := push.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := image.PlatformFor(spec.Arch); err != nil {
+		return nil, err
+	}
+	ref, err := spec.baseRef()
+	if err != nil {
+		return nil, err
+	}
+	if spec.Created.IsZero() {
+		if spec.Created, err = image.CreatedFromEnv(a.getenv); err != nil {
+			return nil, err
+		}
+	}
+	ropts := push.options(a)
+	logf(a, "fetching base %s", ref)
+	base, err := registry.FetchBase(ctx, ref, ropts)
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", ref, err)
+	}
+	baseImg, err := image.SelectPlatform(base.Index, base.Image, spec.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", ref, err)
+	}
+	baseDigest, err := baseImg.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", ref, err)
+	}
+	res, err := image.Build(ctx, image.Options{
+		Base: baseImg, BaseName: ref, Arch: spec.Arch, Runtime: spec.Runtime,
+		Layers: spec.Layers, Code: spec.Code, Handler: spec.Handler, Env: spec.Env,
+		MaxSize: spec.MaxSize, AllowArchMismatch: spec.AllowArchMismatch,
+		Created: spec.Created, CacheDir: spec.CacheDir,
+		Warn: func(msg string) { logf(a, "warning: %s", msg) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+
+	imgName := out.imageName()
+	nameRef, err := name.ParseReference(imgName)
+	if err != nil {
+		return nil, fmt.Errorf("image name %q: %w", imgName, err)
+	}
+	result := &buildOutput{
+		Reference: nameRef.Context().Name() + "@" + res.Digest.String(),
+		Digest:    res.Digest.String(), MediaType: string(res.MediaType),
+		Platform: res.Platform.OS + "/" + res.Platform.Architecture, Arch: spec.Arch,
+		Base: ref, BaseDigest: baseDigest.String(), Handler: spec.Handler,
+		Size: res.Size, UncompressedSize: res.UncompressedSize, ManifestSize: res.ManifestSize,
+		OCILayout: out.ociLayout, Tarball: out.tarball, Tags: out.tags,
+		Warnings: res.Warnings,
+	}
+	if result.Warnings == nil {
+		result.Warnings = []string{}
+	}
+	for _, l := range res.Layers {
+		result.Layers = append(result.Layers, layerJSON{
+			Digest: l.Digest.String(), MediaType: string(l.MediaType), Size: l.Size,
+			UncompressedSize: l.UncompressedSize, Kind: l.Kind, Source: l.Source, Path: l.Path, CacheHit: l.CacheHit,
+		})
+	}
+
+	// Parents are made only now, once every check has passed.
+	for _, p := range []string{out.ociLayout, out.tarball} {
+		if p == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("output %s: %w", p, err)
+		}
+	}
+	if out.ociLayout != "" {
+		if err := registry.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
+			return nil, err
+		}
+		logf(a, "wrote OCI layout %s (%s)", out.ociLayout, imgName)
+	}
+	if out.tarball != "" {
+		if err := registry.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
+			return nil, err
+		}
+		logf(a, "wrote tarball %s (%s)", out.tarball, imgName)
+	}
+	if len(out.tags) > 0 {
+		pr, err := registry.Push(ctx, res.Image, out.tags, ropts)
+		if err != nil {
+			return nil, err
+		}
+		if err := push.written(pr); err != nil {
+			return nil, err
+		}
+		result.Pushed = pr.References
+		if len(pr.References) > 0 {
+			result.Reference = pr.References[0]
+		}
+		status := map[string]string{}
+		for _, b := range pr.Layers {
+			if b.Config {
+				result.ConfigPush = b.Status
+				continue
+			}
+			status[b.Digest.String()] = b.Status
+		}
+		for i := range result.Layers {
+			result.Layers[i].Push = status[result.Layers[i].Digest]
+		}
+	}
+
+	if out.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(result); err != nil {
+			return nil, err
+		}
+	} else {
+		fmt.Fprintln(a.stdout, result.Reference)
+	}
+	return result, nil
+}
+
+// logf writes one log line on stderr; stdout carries only results.
+func logf(a *app, format string, args ...any) {
+	fmt.Fprintf(a.stderr, "lambda-oci: "+format+"\n", args...)
+}
