@@ -37,14 +37,10 @@ type world struct {
 	arch       string // Lambda name of the host architecture
 	shellBase  string // HOST/lambda/shell:1, with the shell runtime
 	provBase   string // HOST/lambda/provided:1, no /var/runtime/bootstrap
-	// pyBase is the shell base again under AWS's repository name for
-	// Python (HOST/lambda/python:3.12): lambda-oci infers the runtime
-	// family from that name as it does for public.ecr.aws/lambda/python,
-	// and so checks Python handlers. Nothing Python ever runs from it.
-	pyBase     string
 	shellImage v1.Image
 	bin        string // lambda-oci
 	binEnv     []string
+	cacheDir   string // lambda-oci's layer cache, shared by the scenarios
 }
 
 func newWorld(t *testing.T) *world {
@@ -87,13 +83,9 @@ func newWorld(t *testing.T) *world {
 			w.shellImage = img
 		}
 	}
-	w.pyBase = w.reg.Host + "/lambda/python:3.12"
-	pyRef, err := name.ParseReference(w.pyBase)
-	require.NoError(t, err)
-	_, err = PushIndex(ctx, pyRef, w.shellImage, w.remoteOpts...)
-	require.NoError(t, err)
 
 	dir := t.TempDir()
+	w.cacheDir = t.TempDir()
 	w.bin = filepath.Join(dir, "lambda-oci")
 	build := exec.CommandContext(ctx, "go", "build", "-o", w.bin, "github.com/lambda-oci/lambda-oci/cmd/lambda-oci")
 	out, err := build.CombinedOutput()
@@ -134,7 +126,7 @@ type function struct {
 func (w *world) build(t *testing.T, repo string, fn function) (string, string, error) {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"build", "--base", fn.base, "--arch", w.arch}
+	args := []string{"build", "--base", fn.base, "--arch", w.arch, "--cache-dir", w.cacheDir}
 	for i, l := range fn.layers {
 		p := filepath.Join(dir, fmt.Sprintf("layer%d.zip", i+1))
 		require.NoError(t, WriteZip(p, l))

@@ -117,21 +117,23 @@ func (w *world) testScenario5(t *testing.T) {
 
 // Scenario 6a: a handler whose module is nowhere the runtime looks is
 // refused at build time, and nothing reaches the registry.
-// The base is named like AWS's Python base, which is how lambda-oci knows
-// the handler convention; the same build with the right handler goes
-// through, so the refusal is about the handler and nothing else.
+// The shell base is no managed runtime, so the handler convention comes
+// from --runtime python3.12 (with --base, --runtime only selects the
+// handler check). The same build with the right handler goes through, so
+// the refusal is about the handler and nothing else.
 func (w *world) testScenario6Handler(t *testing.T) {
 	code := []ZipEntry{
 		{Name: "main.py", Mode: 0o644, Body: "def handler(event, context):\n    return event\n"},
 	}
+	python := []string{"--runtime", "python3.12"}
 	repo := "fn/scenario6-handler"
-	_, stderr, err := w.build(t, repo, function{base: w.pyBase, code: code, handler: "app.handler"})
+	_, stderr, err := w.build(t, repo, function{base: w.shellBase, code: code, handler: "app.handler", extra: python})
 	require.Error(t, err, "the build must refuse a handler whose module is not in the image")
 	assert.Contains(t, stderr, `"app.handler"`)
 	assert.Contains(t, stderr, "/var/task/app.py", "the error names the paths searched")
 	w.assertNotPushed(t, repo)
 
-	ref := w.mustBuild(t, "fn/scenario6-handler-ok", function{base: w.pyBase, code: code, handler: "main.handler"})
+	ref := w.mustBuild(t, "fn/scenario6-handler-ok", function{base: w.shellBase, code: code, handler: "main.handler", extra: python})
 	assert.NotEmpty(t, ref)
 }
 
