@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
 )
 
 // scanVersion is part of every cache file name: bump it when layerScan or
@@ -168,8 +170,44 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// uncompressed opens the layer's tar stream, inflating gzip with
+// klauspost/compress (about twice the standard library's speed: base
+// layers of AWS images are hundreds of MB); other blobs go through the
+// layer's own Uncompressed.
+func uncompressed(l v1.Layer) (io.ReadCloser, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	if magic, err := br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
+		rc.Close()
+		return l.Uncompressed()
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &gzipReadCloser{zr: zr, c: rc}, nil
+}
+
+type gzipReadCloser struct {
+	zr *gzip.Reader
+	c  io.Closer
+}
+
+func (g *gzipReadCloser) Read(p []byte) (int, error) { return g.zr.Read(p) }
+func (g *gzipReadCloser) Close() error {
+	err := g.zr.Close()
+	if cerr := g.c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func scanLayer(ctx context.Context, l v1.Layer, prefixes []string, wantELF bool) (*layerScan, error) {
-	rc, err := l.Uncompressed()
+	rc, err := uncompressed(l)
 	if err != nil {
 		return nil, err
 	}
