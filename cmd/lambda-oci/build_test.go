@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -200,6 +202,19 @@ func TestBuildDockerBaseKeepsDockerTypes(t *testing.T) {
 }
 
 func TestBuildRefusals(t *testing.T) {
+	var mu sync.Mutex
+	requests := &[]string{}
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/" {
+			mu.Lock()
+			*requests = append(*requests, r.Method)
+			mu.Unlock()
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -221,9 +236,10 @@ func TestBuildRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			lay, tb := filepath.Join(dir, "layout"), filepath.Join(dir, "img.tar")
+			tag := host + "/refused/" + strings.ReplaceAll(tc.name, " ", "-") + ":1"
 			args := tc.args
 			if tc.name != "no output" {
-				args = append(args, "--oci-layout", lay, "--tarball", tb)
+				args = append(args, "--oci-layout", lay, "--tarball", tb, "--tag", tag)
 			}
 			code, stdout, stderr := runCmd(t, cacheEnv(t), args...)
 			assert.Equal(t, 1, code)
@@ -235,7 +251,15 @@ func TestBuildRefusals(t *testing.T) {
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			assert.Empty(t, entries, "nothing written on failure")
+			ref, err := name.ParseReference(tag)
+			require.NoError(t, err)
+			_, err = remote.Head(ref)
+			assert.Error(t, err, "nothing pushed on failure")
 		})
+	}
+	// Only HEADs from the checks above reached the registry, no upload.
+	for _, r := range *requests {
+		assert.Equal(t, "HEAD", r, "a refused build must not talk to the registry")
 	}
 }
 
