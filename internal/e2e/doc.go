@@ -10,4 +10,10 @@
 // tests of this package. Tests skip locally when a system tool is missing and
 // fail in CI (LAMBDA_OCI_REQUIRE_TOOLS=1); see ../../../shared/reference/e2e-harness.md
 // for the machine quirks the podman settings work around.
+//
+// Run: go test ./internal/e2e/ -run TestE2E -v (as root, like CI). TestE2E
+// sets up the registry, the bases, podman's private storage and the
+// lambda-oci binary once and runs every scenario as a subtest; each invoke
+// logs its response and its cold (podman run -> first response) and warm
+// invoke times.
 package e2e

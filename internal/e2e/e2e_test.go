@@ -223,6 +223,18 @@ func (w *world) tagDigest(t *testing.T, repo string) string {
 	return desc.Digest.String()
 }
 
+// pushes counts the manifest PUTs the registry logged for repo.
+func (w *world) pushes(t *testing.T, repo string) int {
+	t.Helper()
+	n := 0
+	for _, r := range w.reg.Requests(t) {
+		if r.Method == "PUT" && strings.HasPrefix(r.Path, "/v2/"+repo+"/manifests/") && r.Status/100 == 2 {
+			n++
+		}
+	}
+	return n
+}
+
 // assertNotPushed checks that no manifest reached repo: a refused build
 // must not leave anything behind in the registry.
 func (w *world) assertNotPushed(t *testing.T, repo string) {
