@@ -26,6 +26,7 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
 	"github.com/lambda-oci/lambda-oci/internal/testregistry"
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 const (
@@ -313,6 +314,18 @@ func TestBuildPush(t *testing.T) {
 			assert.Equal(t, demoDigest, d.String(), tg)
 			require.NoError(t, validate.Image(img))
 		}
+		// Again with --json: every blob is already there; the JSON says so
+		// per layer and lists the pushed reference.
+		code, stdout, stderr = runCmd(t, cacheEnv(t), demoArgs("--tag", tags[0], "--json", "--quiet")...)
+		require.Equal(t, 0, code, stderr)
+		var res buildOutput
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+		assert.Equal(t, []string{host + "/fn/demo@" + demoDigest}, res.Pushed)
+		assert.Equal(t, host+"/fn/demo@"+demoDigest, res.Reference)
+		for _, l := range res.Layers {
+			assert.Equal(t, registry.StatusExists, l.Push, l.Digest)
+		}
+		assert.Equal(t, registry.StatusExists, res.ConfigPush)
 	}
 	t.Run("in-process", func(t *testing.T) {
 		srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
