@@ -162,6 +162,13 @@ func newBuilder(opts Options) (*builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
+	if opts.Runtime != "" {
+		// Deprecated ids are fine here (their family still tells where the
+		// handler lives); unknown ones are a typo worth stopping for.
+		if _, err := LookupRuntime(opts.Runtime); err != nil && !errors.Is(err, ErrDeprecatedRuntime) {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+	}
 	b := &builder{opts: opts, platform: p, created: opts.Created, maxSize: opts.MaxSize, scan: scanner{cacheDir: opts.CacheDir}}
 	if b.maxSize == 0 {
 		b.maxSize = DefaultMaxSize

@@ -81,8 +81,10 @@ type Options struct {
 	// Created is the config's creation time and every new file's mtime;
 	// zero means SOURCE_DATE_EPOCH if set, else DefaultCreated.
 	Created time.Time
-	// CacheDir holds converted layers and layer scans (uncompressed sizes,
-	// file lists); empty disables caching.
+	// CacheDir holds converted layers (layerconv's cache, under
+	// layerconv/) and layer scans: one small JSON file per layer digest
+	// under layer-scan/v1/ with the uncompressed size and the paths the
+	// checks need. Empty disables caching.
 	CacheDir string
 	// Warn receives each warning as it is found (also in Result.Warnings).
 	Warn func(string)

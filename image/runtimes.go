@@ -1,6 +1,7 @@
 package image
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -84,6 +85,10 @@ func Runtimes() []Runtime {
 	}
 }
 
+// ErrDeprecatedRuntime marks a runtime id Lambda no longer offers; the
+// Runtime returned with it names the replacement.
+var ErrDeprecatedRuntime = errors.New("deprecated in Lambda")
+
 // LookupRuntime finds a runtime id. A deprecated id is an error that names
 // its replacement, with the Runtime still returned so callers (migrate) can
 // offer it.
@@ -94,7 +99,7 @@ func LookupRuntime(id string) (Runtime, error) {
 			continue
 		}
 		if r.Deprecated() {
-			return r, fmt.Errorf("runtime %q is deprecated in Lambda: use %s (%s)", id, r.Replacement, r.Note)
+			return r, fmt.Errorf("runtime %q: %w: use %s (%s)", id, ErrDeprecatedRuntime, r.Replacement, r.Note)
 		}
 		return r, nil
 	}

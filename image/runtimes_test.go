@@ -47,6 +47,7 @@ func TestLookupRuntime(t *testing.T) {
 	for id, repl := range map[string]string{"go1.x": "provided.al2023", "python3.8": "python3.12", "nodejs18.x": "nodejs22.x", "java8": "java21"} {
 		r, err := LookupRuntime(id)
 		require.Error(t, err, id)
+		assert.ErrorIs(t, err, ErrDeprecatedRuntime)
 		assert.Contains(t, err.Error(), "deprecated")
 		assert.Contains(t, err.Error(), repl)
 		assert.Equal(t, repl, r.Replacement)
@@ -81,4 +82,17 @@ func TestBuildFamilyFromBaseName(t *testing.T) {
 	require.ErrorAs(t, err, &he)
 	assert.Equal(t, "nodejs", he.Family)
 	assert.Contains(t, he.Searched, "/opt/nodejs/node22/node_modules/app.js")
+}
+
+func TestBuildRuntimeIDs(t *testing.T) {
+	opts := demoOpts(t, baseImage(t, "x86_64"))
+	opts.Runtime = "pyhton3.12"
+	_, err := Build(t.Context(), opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown runtime "pyhton3.12"`)
+
+	// A deprecated id still says where the handler lives (migrations).
+	opts.Runtime = "python3.8"
+	res := mustBuild(t, opts)
+	assert.Equal(t, "python", res.Family)
 }

@@ -90,7 +90,8 @@ func (s *layerScan) covers(prefixes []string, wantELF bool) bool {
 // prefixes ("opt/" matches "opt" and "opt/x"; "var/runtime/bootstrap" matches itself).
 func matchesPrefix(p string, prefixes []string) bool {
 	for _, pre := range prefixes {
-		if pre == "" || p == strings.TrimSuffix(pre, "/") || strings.HasPrefix(p, pre) {
+		dir := strings.TrimSuffix(pre, "/")
+		if pre == "" || p == dir || strings.HasPrefix(p, dir+"/") {
 			return true
 		}
 	}
