@@ -241,8 +241,8 @@ func CreateFunction(ctx context.Context, req *CreateFunctionRequest, opts Option
 		case types.StateActive:
 			return fn, nil
 		case types.StateFailed:
-			return fn, fmt.Errorf("lambdaapi: function %q: State Failed: %s: %s: %w",
-				req.FunctionName, fn.StateReasonCode, fn.StateReason, ErrFunctionFailed)
+			return fn, fmt.Errorf("lambdaapi: function %q %w: State Failed, %s: %s",
+				req.FunctionName, ErrFunctionFailed, fn.StateReasonCode, fn.StateReason)
 		}
 		if time.Now().After(deadline) {
 			return fn, fmt.Errorf("lambdaapi: function %q: still %s after %s (%s %s)", req.FunctionName, fn.State, opts.waitTimeout(), fn.StateReasonCode, fn.StateReason)

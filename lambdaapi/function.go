@@ -99,8 +99,8 @@ func GetFunction(ctx context.Context, nameOrARN, qualifier string, opts Options)
 		if out.Code != nil && out.Code.ImageUri != nil {
 			image = " (" + *out.Code.ImageUri + ")"
 		}
-		return nil, fmt.Errorf("lambdaapi: function %q has PackageType %s%s: it already runs from a container image; migrate converts zip functions only: %w",
-			subject, fn.PackageType, image, ErrNotZipFunction)
+		return nil, fmt.Errorf("lambdaapi: function %q is %w: PackageType %s%s; it already runs from a container image, and migrate converts zip functions only",
+			subject, ErrNotZipFunction, fn.PackageType, image)
 	}
 	for _, a := range c.Architectures {
 		fn.Architectures = append(fn.Architectures, string(a))

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
+)
+
+// testBase is the committed offline base (python3.12-like, amd64 + arm64).
+const testBase = "oci:../../testdata/base:latest"
+
+const (
+	migLayer1 = "arn:aws:lambda:us-east-1:123456789012:layer:base-libs:1"
+	migLayer2 = "arn:aws:lambda:us-east-1:123456789012:layer:overrides:2"
+	migLayer3 = "arn:aws:lambda:us-east-1:210987654321:layer:site-packages:5"
+)
+
+type zipFile struct {
+	name string
+	mode fs.FileMode
+	body string
+}
+
+func buildZip(t *testing.T, files ...zipFile) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate}
+		h.SetMode(f.mode)
+		w, err := zw.CreateHeader(h)
+		require.NoError(t, err)
+		_, err = io.WriteString(w, f.body)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// unzipInOrder is what Lambda does with a function's layers: extract each
+// into /opt, later ones replacing earlier files. Keys are image paths.
+func unzipInOrder(t *testing.T, prefix string, zips ...[]byte) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, z := range zips {
+		zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+		require.NoError(t, err)
+		for _, f := range zr.File {
+			if f.FileInfo().IsDir() {
+				continue
+			}
+			rc, err := f.Open()
+			require.NoError(t, err)
+			b, err := io.ReadAll(rc)
+			require.NoError(t, err)
+			rc.Close()
+			out[prefix+f.Name] = string(b)
+		}
+	}
+	return out
+}
+
+// migration is one test's world: a stand-in Lambda API reached through the
+// SDK's environment settings, an in-process registry, a cache directory.
+type migration struct {
+	fake     *fakelambda.Server
+	registry *httptest.Server
+	host     string
+	env      map[string]string
+	layers   [][]byte
+	code     []byte
+}
+
+func newMigration(t *testing.T) *migration {
+	t.Helper()
+	fake := fakelambda.New(t, fakelambda.Options{})
+	dir := t.TempDir()
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(k, "") // registers the restore
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "aws-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "aws-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_LAMBDA", fake.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", fake.AccessKeyID())
+	t.Setenv("AWS_SECRET_ACCESS_KEY", fake.SecretAccessKey())
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
+
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+
+	m := &migration{
+		fake:     fake,
+		registry: reg,
+		host:     strings.TrimPrefix(reg.URL, "http://"),
+		env:      map[string]string{"LAMBDA_OCI_CACHE_DIR": filepath.Join(dir, "cache")},
+	}
+	m.layers = [][]byte{
+		buildZip(t,
+			zipFile{"python/common.py", 0o644, "VERSION = 1\n"},
+			zipFile{"python/one.py", 0o644, "ONE = 1\n"},
+			zipFile{"bin/hello", 0o755, "#!/bin/sh\necho hello from layer 1\n"}),
+		buildZip(t,
+			zipFile{"python/common.py", 0o644, "VERSION = 2\n"},
+			zipFile{"python/two.py", 0o644, "TWO = 2\n"}),
+		buildZip(t,
+			zipFile{"python/lib/python3.12/site-packages/three/__init__.py", 0o644, "THREE = 3\n"},
+			zipFile{"bin/hello", 0o755, "#!/bin/sh\necho hello from layer 3\n"}),
+	}
+	fake.AddLayer(fakelambda.Layer{ARN: migLayer1, Zip: m.layers[0], CompatibleRuntimes: []string{"python3.12"}})
+	fake.AddLayer(fakelambda.Layer{ARN: migLayer2, Zip: m.layers[1]})
+	fake.AddLayer(fakelambda.Layer{ARN: migLayer3, Zip: m.layers[2], CompatibleArchitectures: []string{"arm64"}})
+	m.code = buildZip(t, zipFile{"app.py", 0o644, "from common import VERSION\n\ndef handler(event, context):\n    return VERSION\n"})
+	fake.AddFunction(m.function())
+	return m
+}
+
+// function is the zip function the tests migrate.
+func (m *migration) function() fakelambda.Function {
+	return fakelambda.Function{
+		Name:          "orders",
+		Runtime:       "python3.12",
+		Handler:       "app.handler",
+		Role:          "arn:aws:iam::123456789012:role/orders",
+		Architectures: []string{"arm64"},
+		Layers:        []string{migLayer1, migLayer2, migLayer3},
+		Environment:   map[string]string{"TABLE": "orders", "API_KEY": "s3cr3t"},
+		Code:          m.code,
+		Config: map[string]any{
+			"MemorySize":    512,
+			"Timeout":       20,
+			"VpcConfig":     map[string]any{"SubnetIds": []string{"subnet-1"}, "SecurityGroupIds": []string{"sg-1"}, "VpcId": "vpc-1"},
+			"TracingConfig": map[string]any{"Mode": "Active"},
+		},
+	}
+}
+
+func (m *migration) run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+		if v, ok := m.env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}}
+	code := run(context.Background(), args, a)
+	return code, stdout.String(), stderr.String()
+}
+
+// catalog lists the registry's repositories.
+func (m *migration) catalog(t *testing.T) []string {
+	t.Helper()
+	resp, err := http.Get(m.registry.URL + "/v2/_catalog")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var c struct {
+		Repositories []string `json:"repositories"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&c))
+	return c.Repositories
+}
+
+// flatten reads an image's flattened filesystem: regular files' contents by
+// path (no leading slash).
+func flatten(t *testing.T, img v1.Image) map[string]string {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	out := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		out[strings.TrimPrefix(h.Name, "/")] = string(b)
+	}
+	return out
+}
+
+func under(files map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range files {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func TestMigrateEndToEnd(t *testing.T) {
+	m := newMigration(t)
+	out := filepath.Join(t.TempDir(), "create.json")
+	tag := m.host + "/orders:migrated"
+
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
+		"--tag", tag, "--emit-function-config", out, "--json")
+	require.Equal(t, 0, code, stderr)
+
+	var res migrateJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.True(t, strings.HasPrefix(res.Reference, m.host+"/orders@sha256:"), res.Reference)
+	assert.Equal(t, "orders", res.Function.Name)
+	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders", res.Function.ARN)
+	assert.Equal(t, "python3.12", res.Runtime)
+	var lambdaLayers []migrateLayerJSON
+	for _, l := range res.Layers {
+		if l.ARN != "" {
+			lambdaLayers = append(lambdaLayers, l)
+		}
+	}
+	require.Len(t, lambdaLayers, 3)
+	for i, arn := range []string{migLayer1, migLayer2, migLayer3} {
+		assert.Equal(t, arn, lambdaLayers[i].ARN)
+		assert.Equal(t, "layer", lambdaLayers[i].Kind)
+		assert.Equal(t, fakelambda.CodeSha256(m.layers[i]), lambdaLayers[i].CodeSha256)
+		assert.True(t, strings.HasPrefix(lambdaLayers[i].Digest, "sha256:"), lambdaLayers[i].Digest)
+	}
+	assert.Equal(t, "linux/arm64", res.Platform)
+	assert.Equal(t, []string{migLayer1, migLayer2, migLayer3}, res.Function.Layers)
+	require.NotNil(t, res.FunctionConfig)
+	assert.Equal(t, res.Reference, res.FunctionConfig.Code.ImageUri)
+
+	// The pushed image, read back from the registry.
+	ref, err := name.ParseReference(res.Reference)
+	require.NoError(t, err)
+	img, err := remote.Image(ref)
+	require.NoError(t, err)
+	require.NoError(t, validate.Image(img))
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, "linux", cf.OS)
+	assert.Equal(t, "arm64", cf.Architecture, "platform follows the function's Architectures")
+	assert.Equal(t, []string{"app.handler"}, cf.Config.Cmd, "CMD is the handler")
+	for _, e := range cf.Config.Env {
+		assert.NotContains(t, e, "s3cr3t", "environment stays out of the image without --include-env")
+	}
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	digests := map[string]bool{}
+	for _, l := range layers {
+		d, err := l.Digest()
+		require.NoError(t, err)
+		digests[d.String()] = true
+	}
+	for _, l := range res.Layers {
+		assert.True(t, digests[l.Digest], "reported layer digest %s is in the image", l.Digest)
+	}
+
+	files := flatten(t, img)
+	wantOpt := unzipInOrder(t, "opt/", m.layers...)
+	assert.Equal(t, "VERSION = 2\n", wantOpt["opt/python/common.py"], "fixture: layer 2 overrides layer 1")
+	assert.Equal(t, wantOpt, under(files, "opt/"), "/opt is the layers unzipped in order")
+	assert.Equal(t, unzipInOrder(t, "var/task/", m.code), under(files, "var/task/"), "the code is at the task root")
+
+	// The emitted configuration.
+	raw, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var emitted map[string]any
+	require.NoError(t, json.Unmarshal(raw, &emitted))
+	for _, k := range []string{"Handler", "Runtime", "Layers"} {
+		assert.NotContains(t, emitted, k)
+	}
+	assert.Equal(t, "Image", emitted["PackageType"])
+	assert.Equal(t, map[string]any{"ImageUri": res.Reference}, emitted["Code"])
+	assert.Equal(t, "arn:aws:iam::123456789012:role/orders", emitted["Role"])
+	assert.Equal(t, []any{"arm64"}, emitted["Architectures"])
+	assert.EqualValues(t, 512, emitted["MemorySize"])
+	assert.EqualValues(t, 20, emitted["Timeout"])
+	assert.Equal(t, map[string]any{"Variables": map[string]any{"TABLE": "orders", "API_KEY": "s3cr3t"}}, emitted["Environment"])
+	assert.Equal(t, map[string]any{"SubnetIds": []any{"subnet-1"}, "SecurityGroupIds": []any{"sg-1"}}, emitted["VpcConfig"])
+	assert.Equal(t, map[string]any{"Mode": "Active"}, emitted["TracingConfig"])
+
+	// stdout without --json is only the reference.
+	code, stdout, stderr = m.run(t, "migrate", "--function", "orders", "--base", testBase, "--tag", tag)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, res.Reference+"\n", stdout)
+}
+
+func TestMigrateSecondRunDownloadsNothing(t *testing.T) {
+	m := newMigration(t)
+	dir := t.TempDir()
+	args := []string{"migrate", "--function", "orders", "--base", testBase}
+
+	code, first, stderr := m.run(t, append(args, "--oci-layout", filepath.Join(dir, "one"))...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 4, m.fake.Downloads(), "three layers and the code")
+	assert.Equal(t, 3, m.fake.CallCount("GetLayerVersionByArn"))
+
+	code, second, stderr := m.run(t, append(args, "--oci-layout", filepath.Join(dir, "two"))...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 4, m.fake.Downloads(), "layer versions and code come from the cache")
+	assert.Equal(t, 3, m.fake.CallCount("GetLayerVersionByArn"), "cached layer versions need no API call")
+	assert.Equal(t, 2, m.fake.CallCount("GetFunction"))
+	assert.Equal(t, first, second, "same inputs, same image")
+}
+
+func TestMigrateIncludeEnv(t *testing.T) {
+	m := newMigration(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "create.json")
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase, "--include-env",
+		"--tag", m.host+"/orders:env", "--emit-function-config", cfgPath)
+	require.Equal(t, 0, code, stderr)
+	ref, err := name.ParseReference(strings.TrimSpace(stdout))
+	require.NoError(t, err)
+	img, err := remote.Image(ref)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Contains(t, cf.Config.Env, "TABLE=orders")
+	assert.Contains(t, cf.Config.Env, "API_KEY=s3cr3t")
+	raw, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "Environment", "variables baked into the image are not repeated")
+}
+
+func TestMigrateCreateFunction(t *testing.T) {
+	m := newMigration(t)
+	m.fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 2})
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
+		"--tag", m.host+"/orders:v1", "--create-function", "orders-image", "--json")
+	require.Equal(t, 0, code, stderr)
+	var res migrateJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.NotNil(t, res.CreatedFunction)
+	assert.Equal(t, "Active", res.CreatedFunction.State)
+	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders-image", res.CreatedFunction.ARN)
+
+	reqs := m.fake.CreateRequests()
+	require.Len(t, reqs, 1)
+	var sent map[string]any
+	require.NoError(t, json.Unmarshal(reqs[0], &sent))
+	assert.Equal(t, "orders-image", sent["FunctionName"])
+	assert.Equal(t, "Image", sent["PackageType"])
+	assert.Equal(t, map[string]any{"ImageUri": res.Reference}, sent["Code"])
+	for _, k := range []string{"Handler", "Runtime", "Layers"} {
+		assert.NotContains(t, sent, k)
+	}
+	assert.Equal(t, 3, m.fake.CallCount("GetFunctionConfiguration"), "polled until Active")
+}
+
+func TestMigrateFailuresPushNothing(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, m *migration)
+		args    []string
+		noTag   bool
+		want    []string
+	}{
+		{
+			name: "checksum mismatch on a layer download",
+			prepare: func(t *testing.T, m *migration) {
+				bad := bytes.Clone(m.layers[1])
+				bad[len(bad)/2] ^= 0x55
+				m.fake.AddLayer(fakelambda.Layer{ARN: migLayer2, Zip: m.layers[1], ServeZip: bad})
+			},
+			want: []string{migLayer2, "CodeSha256 mismatch"},
+		},
+		{
+			name:    "expired download URL",
+			prepare: func(t *testing.T, m *migration) { m.fake.SetExpired(true) },
+			want:    []string{"HTTP 403", "Request has expired", "run again"},
+		},
+		{
+			name: "missing layer version",
+			prepare: func(t *testing.T, m *migration) {
+				fn := m.function()
+				fn.Layers = []string{migLayer1, "arn:aws:lambda:us-east-1:123456789012:layer:gone:9"}
+				m.fake.AddFunction(fn)
+			},
+			want: []string{"arn:aws:lambda:us-east-1:123456789012:layer:gone:9", "ResourceNotFoundException"},
+		},
+		{
+			name: "image function",
+			prepare: func(t *testing.T, m *migration) {
+				m.fake.AddFunction(fakelambda.Function{Name: "orders", PackageType: "Image", ImageUri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders:latest"})
+			},
+			want: []string{`"orders"`, "PackageType Image", "zip functions only"},
+		},
+		{
+			name: "access denied",
+			prepare: func(t *testing.T, m *migration) {
+				m.fake.Fail("GetFunction", fakelambda.APIError{Status: 403, Type: "AccessDeniedException",
+					Message: "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lambda:GetFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:orders"})
+			},
+			want: []string{"AccessDeniedException", "lambda:GetFunction"},
+		},
+		{
+			name: "deprecated runtime",
+			prepare: func(t *testing.T, m *migration) {
+				fn := m.function()
+				fn.Runtime, fn.Handler = "go1.x", "main"
+				m.fake.AddFunction(fn)
+			},
+			want: []string{"go1.x", "provided.al2023", "bootstrap"},
+		},
+		{
+			name:  "create function without a pushed image",
+			args:  []string{"--oci-layout", "OUTDIR", "--create-function", "orders-image"},
+			noTag: true,
+			want:  []string{"--create-function", "needs a pushed image", "--tag"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMigration(t)
+			if tt.prepare != nil {
+				tt.prepare(t, m)
+			}
+			dir := t.TempDir()
+			args := []string{"migrate", "--function", "orders", "--base", testBase,
+				"--emit-function-config", filepath.Join(dir, "create.json")}
+			if !tt.noTag {
+				args = append(args, "--tag", m.host+"/orders:migrated")
+			}
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "OUTDIR", filepath.Join(dir, "layout")))
+			}
+			code, stdout, stderr := m.run(t, args...)
+			t.Logf("stderr:\n%s", stderr)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			for _, w := range tt.want {
+				assert.Contains(t, stderr, w)
+			}
+			assert.Empty(t, m.catalog(t), "nothing pushed")
+			_, err := os.Stat(filepath.Join(dir, "create.json"))
+			assert.ErrorIs(t, err, fs.ErrNotExist, "no configuration emitted")
+			assert.Empty(t, m.fake.CreateRequests())
+		})
+	}
+}
