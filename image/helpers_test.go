@@ -146,3 +146,5 @@ func tarEntries(t *testing.T, l v1.Layer) map[string]*tar.Header {
 	}
 	return out
 }
+
+func writeFile(p string, b []byte) error { return os.WriteFile(p, b, 0o644) }

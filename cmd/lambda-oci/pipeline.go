@@ -77,8 +77,13 @@ type buildSpec struct {
 }
 
 // baseRef resolves the base reference: --base, else the runtime's AWS image.
-func (s buildSpec) baseRef() (string, error) {
+func (s buildSpec) baseRef(a *app) (string, error) {
 	if s.Base != "" {
+		if s.Runtime != "" {
+			if _, err := image.LookupRuntime(s.Runtime); errors.Is(err, image.ErrDeprecatedRuntime) {
+				logf(a, "warning: %v", err)
+			}
+		}
 		return s.Base, nil
 	}
 	if s.Runtime == "" {
@@ -147,7 +152,7 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 	if _, err := image.PlatformFor(spec.Arch); err != nil {
 		return nil, err
 	}
-	ref, err := spec.baseRef()
+	ref, err := spec.baseRef(a)
 	if err != nil {
 		return nil, err
 	}
