@@ -142,7 +142,7 @@ func (a *awsClients) ensureRepository(ctx context.Context, t ecrTarget, host, re
 		return classifyAWS("ECR DescribeRepositories", ref, err)
 	}
 	if !create {
-		return &Error{Kind: ErrRepositoryNotFound, Op: "pushing to", Ref: ref, Err: err}
+		return &Error{Kind: ErrRepositoryNotFound, Op: "pushing to", Ref: ref, Err: cleanAWS(err)}
 	}
 	_, err = cli.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo), RegistryId: regID})
 	var exists *ecrtypes.RepositoryAlreadyExistsException
@@ -160,6 +160,7 @@ func (a *awsClients) ensureRepository(ctx context.Context, t ecrTarget, host, re
 func classifyAWS(op, ref string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
+		err = cleanAWS(err)
 		switch ae.ErrorCode() {
 		case "ExpiredTokenException", "ExpiredToken", "RequestExpired", "TokenRefreshRequired":
 			return &Error{Kind: ErrExpiredCredentials, Op: op, Ref: ref, Err: err}
@@ -173,3 +174,22 @@ func classifyAWS(op, ref string, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", op, ref, err)
 }
+
+// cleanAWS shortens an AWS API error to "Code: message", which reads
+// better than the SDK's operation/request-id chain; the original stays
+// reachable through Unwrap.
+func cleanAWS(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return &awsError{code: ae.ErrorCode(), msg: ae.ErrorMessage(), err: err}
+	}
+	return err
+}
+
+type awsError struct {
+	code, msg string
+	err       error
+}
+
+func (e *awsError) Error() string { return e.code + ": " + e.msg }
+func (e *awsError) Unwrap() error { return e.err }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -331,4 +332,52 @@ func TestPushToTLSRegistryWithRootCAs(t *testing.T) {
 	got, err := remote.Head(must(name.ParseReference(reg.Host+"/fn:v1")), remote.WithTransport(reg.Transport()))
 	require.NoError(t, err)
 	assert.Equal(t, d, got.Digest)
+}
+
+func TestECRPublicKeychain(t *testing.T) {
+	e := startECR(t)
+	public := must(name.NewRepository("public.ecr.aws/lambda/python"))
+
+	// With credentials: an ECR Public token.
+	a, err := authn.Resolve(context.Background(), newKeychain(Options{}), public)
+	require.NoError(t, err)
+	cfg, err := a.Authorization()
+	require.NoError(t, err)
+	assert.Equal(t, "AWS", cfg.Username)
+	assert.Equal(t, registryPassword, cfg.Password)
+	assert.Contains(t, e.fake.Calls(), "public.GetAuthorizationToken")
+
+	// Token refused: anonymous (public pulls need none), with a log line.
+	e.fake.Fail("public.GetAuthorizationToken", fakeecr.AccessDenied("GetAuthorizationToken"))
+	var logs strings.Builder
+	a, err = authn.Resolve(context.Background(), newKeychain(Options{Logf: func(f string, a ...any) { logs.WriteString(sprintf(f, a...)) }}), public)
+	require.NoError(t, err)
+	assert.Equal(t, authn.Anonymous, a)
+	assert.Contains(t, logs.String(), "AccessDeniedException")
+
+	// No credentials: anonymous, and the API is not called.
+	e.fake.Clear()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	n := len(e.fake.Calls())
+	a, err = authn.Resolve(context.Background(), newKeychain(Options{}), public)
+	require.NoError(t, err)
+	assert.Equal(t, authn.Anonymous, a)
+	assert.Len(t, e.fake.Calls(), n)
+}
+
+func TestNonECRHostUsesDockerConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	auth := base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
+	require.NoError(t, os.WriteFile(dir+"/config.json", []byte(`{"auths":{"registry.example.com":{"auth":"`+auth+`"}}}`), 0o600))
+	kc := newKeychain(Options{})
+	a, err := authn.Resolve(context.Background(), kc, must(name.NewRepository("registry.example.com/fn")))
+	require.NoError(t, err)
+	cfg, err := a.Authorization()
+	require.NoError(t, err)
+	assert.Equal(t, "alice", cfg.Username)
+	a, err = authn.Resolve(context.Background(), kc, must(name.NewRepository("other.example.com/fn")))
+	require.NoError(t, err)
+	assert.Equal(t, authn.Anonymous, a)
 }

@@ -1,7 +1,34 @@
 package main
 
-// describeError turns an error into the one line printed on stderr, adding a
-// hint for the typed errors the libraries return.
+import (
+	"errors"
+
+	"github.com/lambda-oci/lambda-oci/registry"
+)
+
+// errorHints pairs each registry error kind with what the user can do about
+// it. The error's own line already carries the registry's or AWS's reason.
+var errorHints = []struct {
+	kind error
+	hint string
+}{
+	{registry.ErrRepositoryNotFound, "create it first, or pass --create-repository (needs ecr:CreateRepository); check the repository name and region"},
+	{registry.ErrTagImmutable, "the repository has immutable tags: push under a new tag, or deploy the digest reference above"},
+	{registry.ErrNoCredentials, "configure AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, `aws sso login`, or web identity (GitHub Actions: aws-actions/configure-aws-credentials)"},
+	{registry.ErrExpiredCredentials, "the AWS session has expired: refresh it (`aws sso login`, or re-run the step that assumes the role)"},
+	{registry.ErrAccessDenied, "grant the IAM action named above to this identity (for pushes: ecr:GetAuthorizationToken, ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage)"},
+	{registry.ErrUnauthorized, "the credentials were refused: for ECR check the AWS access key, secret or profile and the region (--registry-auth ecr --region R for a custom host); for other registries, `docker login` or a credential helper in ~/.docker/config.json"},
+	{registry.ErrBaseNotFound, "check the base reference; an OCI layout is named oci:PATH[:TAG], TAG matching an org.opencontainers.image.ref.name"},
+}
+
+// describeError turns an error into the line printed on stderr, followed by
+// a hint line for the typed errors the libraries return.
 func describeError(err error) string {
-	return err.Error()
+	msg := err.Error()
+	for _, h := range errorHints {
+		if errors.Is(err, h.kind) {
+			return msg + "\n  hint: " + h.hint
+		}
+	}
+	return msg
 }
