@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -276,7 +277,8 @@ func TestBuildHandler(t *testing.T) {
 			res, err := Build(context.Background(), opts)
 			if len(tc.searched) == 0 {
 				require.NoError(t, err)
-				_ = res.Close()
+				defer res.Close()
+				require.NoError(t, validate.Image(res.Image))
 				return
 			}
 			var he *HandlerError
@@ -390,6 +392,7 @@ func TestBuildArchOfNativeCode(t *testing.T) {
 			if tc.wantErr == nil {
 				require.NoError(t, err)
 				defer res.Close()
+				require.NoError(t, validate.Image(res.Image))
 				if tc.allow {
 					require.Len(t, res.Warnings, 1)
 					assert.Contains(t, res.Warnings[0], "/opt/bin/tool")
