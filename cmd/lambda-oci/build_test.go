@@ -50,7 +50,8 @@ func cacheEnv(t *testing.T) map[string]string {
 	return map[string]string{"LAMBDA_OCI_CACHE_DIR": t.TempDir()}
 }
 
-// layoutImage reads the image named refName out of an OCI layout.
+// layoutImage reads the image named refName out of an OCI layout and
+// validates it (every blob present, digests and sizes right).
 func layoutImage(t *testing.T, dir, refName string) v1.Image {
 	t.Helper()
 	p, err := layout.FromPath(dir)
@@ -64,6 +65,7 @@ func layoutImage(t *testing.T, dir, refName string) v1.Image {
 			require.True(t, d.MediaType.IsImage(), "an image manifest, never an index: %s", d.MediaType)
 			img, err := idx.Image(d.Digest)
 			require.NoError(t, err)
+			require.NoError(t, validate.Image(img))
 			return img
 		}
 	}
