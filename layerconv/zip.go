@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"unicode/utf8"
@@ -94,12 +93,12 @@ func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64,
 func scanZip(src string, zr *zip.Reader, archiveSize int64, o resolved, st *stats) ([]entry, error) {
 	// The limit comes first, from the central directory alone, so a bomb
 	// is refused before a byte is inflated.
-	var total uint64
+	var total uint64 // never above maxSize, so the subtraction cannot wrap
 	for _, f := range zr.File {
-		total += f.UncompressedSize64
-		if total > uint64(o.maxSize) || f.UncompressedSize64 > math.MaxInt64 {
+		if f.UncompressedSize64 > uint64(o.maxSize)-total {
 			return nil, srcErr(src, fmt.Errorf("%w: entries declare more than %d bytes (at %q)", ErrTooLarge, o.maxSize, f.Name))
 		}
+		total += f.UncompressedSize64
 	}
 	es := make([]entry, 0, len(zr.File))
 	for i, f := range zr.File {

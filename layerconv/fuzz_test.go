@@ -1,0 +1,166 @@
+package layerconv
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func fuzzSeeds(t testing.TB) [][]byte {
+	golden, err := os.ReadFile(goldenZip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := [][]byte{
+		golden,
+		{},
+		[]byte("PK\x05\x06" + strings.Repeat("\x00", 18)),
+		buildZip(t, []zent{{name: "a/b/c", body: "hello", mode: 0o644, method: zip.Deflate}, {name: "a/l", body: "b", mode: fs.ModeSymlink | 0o777}}),
+		buildZip(t, []zent{{name: "../x", body: "x", mode: 0o644}}),
+		buildZip(t, []zent{{name: "l", body: "/", mode: fs.ModeSymlink | 0o777}, {name: "l/x", body: "x", mode: 0o644}}),
+		buildZip(t, []zent{{name: "d/", mode: fs.ModeDir | 0o700}, {name: "d", body: "x", mode: 0o644}}),
+		buildZip(t, []zent{{name: `win\dir\bootstrap`, body: "x"}, {name: "bin/x", body: "y"}}),
+		buildZip(t, []zent{{name: "c", body: "hello", mode: 0o644, method: zip.Deflate, raw: true, crc: 1}}),
+		buildZip(t, []zent{{name: "s", body: "hello world", mode: 0o644, method: zip.Deflate, raw: true, usize: 3}}),
+		buildZip(t, []zent{{name: "s", body: "hi", mode: 0o644, raw: true}, {name: "__MACOSX/._s", body: "x"}}),
+	}
+	return seeds
+}
+
+// FuzzConvert feeds arbitrary bytes to ConvertZip. It must never panic; it
+// either refuses the input with a layerconv error or writes a layer that
+// archive/tar reads back with every invariant intact.
+func FuzzConvert(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in.zip")
+		if err := os.WriteFile(in, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cache := filepath.Join(dir, "cache")
+		r, err := ConvertZip(context.Background(), in, Options{MaxSize: 8 << 20, CacheDir: cache, ModTime: epoch})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "layerconv: ") {
+				t.Fatalf("error without the package prefix: %v", err)
+			}
+			checkOnly(t, dir, "in.zip", "cache")
+			return
+		}
+		defer r.Close()
+		checkLayer(t, r)
+		checkOnly(t, dir, "in.zip", "cache")
+	})
+}
+
+// checkOnly fails when dir holds anything but the given names.
+func checkOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		ok := false
+		for _, n := range names {
+			ok = ok || e.Name() == n
+		}
+		if !ok {
+			t.Fatalf("unexpected %s in %s", e.Name(), dir)
+		}
+	}
+}
+
+// checkLayer verifies a layer's identity and its tar invariants.
+func checkLayer(t *testing.T, r *Result) {
+	t.Helper()
+	comp, err := os.ReadFile(r.blobPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(comp)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != r.Digest.String() || int64(len(comp)) != r.Size {
+		t.Fatalf("digest/size %s/%d, file %s/%d", r.Digest, r.Size, got, len(comp))
+	}
+	zr, err := gzip.NewReader(strings.NewReader(string(comp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	tr := tar.NewReader(io.TeeReader(zr, h))
+	kinds := map[string]byte{}
+	prev := ""
+	var files, dirs, links int
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, tr); err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if name != "opt" && !strings.HasPrefix(name, "opt/") {
+			t.Fatalf("%q outside the prefix", hdr.Name)
+		}
+		for _, c := range strings.Split(name, "/") {
+			if c == "" || c == "." || c == ".." {
+				t.Fatalf("unclean name %q", hdr.Name)
+			}
+		}
+		if prev != "" && cmpPath(prev, name) >= 0 {
+			t.Fatalf("%q after %q: not sorted or duplicate", name, prev)
+		}
+		prev = name
+		if i := strings.LastIndexByte(name, '/'); i > 0 {
+			if kinds[name[:i]] != tar.TypeDir {
+				t.Fatalf("%q: parent %q missing or not a directory", name, name[:i])
+			}
+		}
+		if hdr.Uid != 0 || hdr.Gid != 0 || hdr.Uname != "" || hdr.Gname != "" || hdr.ModTime.Unix() != 0 {
+			t.Fatalf("%q: owner or mtime not normalised", hdr.Name)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			dirs++
+			if hdr.Mode != 0o755 || !strings.HasSuffix(hdr.Name, "/") {
+				t.Fatalf("dir %q mode %o", hdr.Name, hdr.Mode)
+			}
+		case tar.TypeReg:
+			files++
+			if hdr.Mode != 0o644 && hdr.Mode != 0o755 {
+				t.Fatalf("file %q mode %o", hdr.Name, hdr.Mode)
+			}
+		case tar.TypeSymlink:
+			links++
+			if hdr.Linkname == "" || hdr.Mode != 0o777 {
+				t.Fatalf("symlink %q -> %q mode %o", hdr.Name, hdr.Linkname, hdr.Mode)
+			}
+		default:
+			t.Fatalf("%q: type %c", hdr.Name, hdr.Typeflag)
+		}
+		kinds[name] = hdr.Typeflag
+	}
+	io.Copy(h, zr)
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != r.DiffID.String() {
+		t.Fatalf("diffID %s, content %s", r.DiffID, got)
+	}
+	if files != r.Files || dirs != r.Dirs || links != r.Symlinks {
+		t.Fatalf("counts %d/%d/%d, result %d/%d/%d", files, dirs, links, r.Files, r.Dirs, r.Symlinks)
+	}
+}
