@@ -21,8 +21,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,6 +157,7 @@ func (m *migration) function() fakelambda.Function {
 		Layers:        []string{migLayer1, migLayer2, migLayer3},
 		Environment:   map[string]string{"TABLE": "orders", "API_KEY": "s3cr3t"},
 		Code:          m.code,
+		Qualifiers:    map[string]string{"live": "3", "3": "3"},
 		Config: map[string]any{
 			"MemorySize":    512,
 			"Timeout":       20,
@@ -343,9 +348,13 @@ func TestMigrateIncludeEnv(t *testing.T) {
 	m := newMigration(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "create.json")
-	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase, "--include-env",
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--qualifier", "live", "--base", testBase, "--include-env",
 		"--tag", m.host+"/orders:env", "--emit-function-config", cfgPath)
 	require.Equal(t, 0, code, stderr)
+	calls := m.fake.Calls()
+	require.NotEmpty(t, calls)
+	assert.Equal(t, "GetFunction", calls[0].Operation)
+	assert.Equal(t, "live", calls[0].Query.Get("Qualifier"))
 	ref, err := name.ParseReference(strings.TrimSpace(stdout))
 	require.NoError(t, err)
 	img, err := remote.Image(ref)
@@ -357,6 +366,26 @@ func TestMigrateIncludeEnv(t *testing.T) {
 	raw, err := os.ReadFile(cfgPath)
 	require.NoError(t, err)
 	assert.NotContains(t, string(raw), "Environment", "variables baked into the image are not repeated")
+}
+
+func TestMigrateWarnsAboutIncompatibleLayers(t *testing.T) {
+	m := newMigration(t)
+	m.fake.AddLayer(fakelambda.Layer{ARN: migLayer1, Zip: m.layers[0], CompatibleRuntimes: []string{"python3.11"}, CompatibleArchitectures: []string{"x86_64"}})
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
+		"--oci-layout", filepath.Join(t.TempDir(), "layout"), "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "warning: layer "+migLayer1)
+	var res migrateJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	var found bool
+	for _, w := range res.Warnings {
+		if strings.Contains(w, migLayer1) {
+			found = true
+			assert.Contains(t, w, "runtime python3.12")
+			assert.Contains(t, w, "architecture arm64")
+		}
+	}
+	assert.True(t, found, "the warning is in the JSON result: %v", res.Warnings)
 }
 
 func TestMigrateCreateFunction(t *testing.T) {
@@ -474,4 +503,121 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			assert.Empty(t, m.fake.CreateRequests())
 		})
 	}
+}
+
+// customRuntimeBase writes an OCI layout holding a single-platform arm64 base
+// shaped like public.ecr.aws/lambda/provided but without
+// /var/runtime/bootstrap, which a custom-runtime function brings itself.
+func customRuntimeBase(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "lambda-entrypoint.sh", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len("#!/bin/sh\nexec /var/runtime/bootstrap\n"))},
+		{Name: "var/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "var/runtime/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "var/task/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "opt/", Typeflag: tar.TypeDir, Mode: 0o755},
+	} {
+		require.NoError(t, tw.WriteHeader(h))
+		if h.Typeflag == tar.TypeReg {
+			_, err := io.WriteString(tw, "#!/bin/sh\nexec /var/runtime/bootstrap\n")
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, tw.Close())
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	require.NoError(t, err)
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
+	require.NoError(t, err)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "arm64"
+	cf.Config.Env = []string{"LAMBDA_TASK_ROOT=/var/task", "LAMBDA_RUNTIME_DIR=/var/runtime"}
+	cf.Config.WorkingDir = "/var/task"
+	cf.Config.Entrypoint = []string{"/lambda-entrypoint.sh"}
+	img, err = mutate.ConfigFile(img, cf)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "provided-base")
+	p, err := layout.Write(dir, empty.Index)
+	require.NoError(t, err)
+	require.NoError(t, p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})))
+	return "oci:" + dir + ":latest"
+}
+
+// TestMigrateCustomRuntimeBootstrap: a provided.* zip function runs
+// bootstrap from its code, else from a layer; the image must make that
+// reachable as /var/runtime/bootstrap, which the entrypoint runs.
+func TestMigrateCustomRuntimeBootstrap(t *testing.T) {
+	bootstrapZip := func(t *testing.T, who string) []byte {
+		return buildZip(t, zipFile{"bootstrap", 0o755, "#!/bin/sh\necho bootstrap from " + who + "\n"})
+	}
+	tests := []struct {
+		name       string
+		code       func(t *testing.T) []byte
+		layer      func(t *testing.T) []byte
+		wantTarget string
+	}{
+		{
+			name:       "bootstrap in the code",
+			code:       func(t *testing.T) []byte { return bootstrapZip(t, "code") },
+			layer:      func(t *testing.T) []byte { return bootstrapZip(t, "layer") },
+			wantTarget: "/var/task/bootstrap",
+		},
+		{
+			name:       "bootstrap in a layer",
+			code:       func(t *testing.T) []byte { return buildZip(t, zipFile{"handler.sh", 0o644, "echo hi\n"}) },
+			layer:      func(t *testing.T) []byte { return bootstrapZip(t, "layer") },
+			wantTarget: "/opt/bootstrap",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMigration(t)
+			arn := "arn:aws:lambda:us-east-1:123456789012:layer:runtime:1"
+			m.fake.AddLayer(fakelambda.Layer{ARN: arn, Zip: tt.layer(t), CompatibleRuntimes: []string{"provided.al2023"}})
+			m.fake.AddFunction(fakelambda.Function{Name: "custom", Runtime: "provided.al2023", Handler: "function.handler",
+				Role: "arn:aws:iam::123456789012:role/r", Architectures: []string{"arm64"}, Layers: []string{arn}, Code: tt.code(t)})
+			dir := filepath.Join(t.TempDir(), "layout")
+			code, stdout, stderr := m.run(t, "migrate", "--function", "custom", "--base", customRuntimeBase(t), "--oci-layout", dir)
+			require.Equal(t, 0, code, stderr)
+			ref, err := name.NewDigest(strings.TrimSpace(stdout))
+			require.NoError(t, err)
+
+			p, err := layout.FromPath(dir)
+			require.NoError(t, err)
+			img, err := p.Image(mustHash(t, ref.DigestStr()))
+			require.NoError(t, err)
+			cf, err := img.ConfigFile()
+			require.NoError(t, err)
+			assert.Equal(t, []string{"function.handler"}, cf.Config.Cmd)
+
+			rc := mutate.Extract(img)
+			defer rc.Close()
+			tr := tar.NewReader(rc)
+			found := false
+			for {
+				h, err := tr.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if strings.TrimPrefix(h.Name, "/") == "var/runtime/bootstrap" {
+					found = true
+					assert.Equal(t, byte(tar.TypeSymlink), h.Typeflag)
+					assert.Equal(t, tt.wantTarget, h.Linkname)
+				}
+			}
+			assert.True(t, found, "/var/runtime/bootstrap exists")
+		})
+	}
+}
+
+func mustHash(t *testing.T, s string) v1.Hash {
+	t.Helper()
+	h, err := v1.NewHash(s)
+	require.NoError(t, err)
+	return h
 }
