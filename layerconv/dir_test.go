@@ -125,3 +125,38 @@ func TestConvertDirRefuses(t *testing.T) {
 		assert.ErrorIs(t, err, fs.ErrNotExist)
 	})
 }
+
+// A file swapped for a link between the walk and the copy is refused rather
+// than followed, whether the link leads outside the tree or inside it.
+func TestConvertDirRefusesSwappedFile(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		d := t.TempDir()
+		outside := filepath.Join(t.TempDir(), "secret")
+		require.NoError(t, os.WriteFile(outside, []byte("secret!"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "a.txt"), []byte("public!"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "b.txt"), []byte("other!!"), 0o644))
+		root, err := os.OpenRoot(d)
+		require.NoError(t, err)
+		defer root.Close()
+		w := &dirWalk{src: d, root: root, max: DefaultMaxSize}
+		require.NoError(t, w.walk(context.Background(), "."))
+		es, err := buildTree(d, w.es)
+		require.NoError(t, err)
+
+		target := outside
+		if inside {
+			target = "b.txt"
+		}
+		require.NoError(t, os.Remove(filepath.Join(d, "a.txt")))
+		require.NoError(t, os.Symlink(target, filepath.Join(d, "a.txt")))
+		o, err := Options{}.resolve()
+		require.NoError(t, err)
+		src := &dirSource{path: d, root: root, infos: w.infos, buf: make([]byte, 4096)}
+		_, err = finish(context.Background(), o, nil, es, src, &w.st, 0)
+		require.Error(t, err, "inside=%v", inside)
+		assert.Contains(t, err.Error(), `entry "a.txt"`)
+		if inside {
+			assert.ErrorIs(t, err, errChanged)
+		}
+	}
+}
