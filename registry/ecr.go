@@ -31,9 +31,15 @@ type ecrTarget struct {
 // ecrTargetFor decides whether host is ECR: by its name (private,
 // dual-stack, China and other partitions, via ecr-login's pattern), or
 // because RegistryAuth forces it. ok is false for plain registries.
+//
+// RegistryAuth "ecr" applies to every other host the run talks to, base
+// registry included: it is meant for an ECR (or stand-in) behind a custom
+// name, with the base in the same registry, an OCI layout or public.ecr.aws.
 func ecrTargetFor(host string, o Options) (t ecrTarget, ok bool, err error) {
 	reg, perr := api.ExtractRegistry(host)
-	if perr == nil && reg.Service == api.ServiceECRPublic && o.RegistryAuth != AuthECR {
+	// public.ecr.aws stays ECR Public even when RegistryAuth forces ECR for
+	// the push target: a base pulled from it must not get a private token.
+	if perr == nil && reg.Service == api.ServiceECRPublic {
 		return ecrTarget{public: true, Region: ecrPublicRegion}, true, nil
 	}
 	if perr == nil && reg.Service == api.ServiceECR {

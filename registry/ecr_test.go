@@ -296,6 +296,7 @@ func TestECRTargetFor(t *testing.T) {
 		{host: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", want: ecrTarget{Region: "cn-north-1", RegistryID: "123456789012"}, isECR: true},
 		{host: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", region: "us-east-1", want: ecrTarget{Region: "eu-west-1", RegistryID: "123456789012"}, isECR: true},
 		{host: "public.ecr.aws", want: ecrTarget{public: true, Region: "us-east-1"}, isECR: true},
+		{host: "public.ecr.aws", auth: AuthECR, region: "eu-west-1", want: ecrTarget{public: true, Region: "us-east-1"}, isECR: true},
 		{host: "ghcr.io"},
 		{host: "127.0.0.1:5000", auth: AuthECR, region: "us-west-2", want: ecrTarget{Region: "us-west-2"}, isECR: true},
 		{host: "127.0.0.1:5000", auth: AuthECR, err: "needs a region"},

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"fmt"
+	"io"
+	"log"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -15,3 +17,5 @@ func basicAuth(user, pass string) authn.Authenticator {
 }
 
 func sprintf(f string, a ...any) string { return fmt.Sprintf(f, a...) }
+
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
