@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log"
@@ -620,4 +621,80 @@ func mustHash(t *testing.T, s string) v1.Hash {
 	h, err := v1.NewHash(s)
 	require.NoError(t, err)
 	return h
+}
+
+// BenchmarkMigrate migrates a function with two ~20 MB layers into an OCI
+// layout: cold (empty cache: downloads, verification, conversion) and warm
+// (same cache: no download, no layer API call, no conversion).
+func BenchmarkMigrate(b *testing.B) {
+	const layerSize = 20 << 20
+	mkLayer := func(seed byte) []byte {
+		// Text-like content: compressible, as real layers mostly are.
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for i := 0; buf.Len() < layerSize; i++ {
+			w, err := zw.Create(fmt.Sprintf("python/pkg%d/mod%d.py", seed, i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := 0; j < 2000; j++ {
+				fmt.Fprintf(w, "VALUE_%d_%d_%d = %d\n", seed, i, j, (i*7919+j*104729)%1000003)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	fake := fakelambda.New(b, fakelambda.Options{})
+	l1 := "arn:aws:lambda:us-east-1:123456789012:layer:big-one:1"
+	l2 := "arn:aws:lambda:us-east-1:123456789012:layer:big-two:1"
+	z1, z2 := mkLayer(1), mkLayer(2)
+	fake.AddLayer(fakelambda.Layer{ARN: l1, Zip: z1})
+	fake.AddLayer(fakelambda.Layer{ARN: l2, Zip: z2})
+	var codeBuf bytes.Buffer
+	zw := zip.NewWriter(&codeBuf)
+	w, _ := zw.Create("app.py")
+	io.WriteString(w, "def handler(e, c):\n    return 1\n")
+	zw.Close()
+	fake.AddFunction(fakelambda.Function{Name: "big", Runtime: "python3.12", Handler: "app.handler", Role: "r",
+		Layers: []string{l1, l2}, Code: codeBuf.Bytes()})
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_LAMBDA": fake.URL, "AWS_ACCESS_KEY_ID": fake.AccessKeyID(),
+		"AWS_SECRET_ACCESS_KEY": fake.SecretAccessKey(), "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull} {
+		b.Setenv(k, v)
+	}
+	migrate := func(cache string) {
+		var stderr bytes.Buffer
+		a := &app{stdout: io.Discard, stderr: &stderr, getenv: func(k string) string {
+			if k == "LAMBDA_OCI_CACHE_DIR" {
+				return cache
+			}
+			return os.Getenv(k)
+		}}
+		if code := run(context.Background(), []string{"migrate", "--function", "big", "--base", testBase,
+			"--oci-layout", filepath.Join(b.TempDir(), "out")}, a); code != 0 {
+			b.Fatal(stderr.String())
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		b.SetBytes(int64(len(z1) + len(z2)))
+		for i := 0; i < b.N; i++ {
+			migrate(b.TempDir())
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		cache := b.TempDir()
+		migrate(cache)
+		before := fake.Downloads()
+		b.SetBytes(int64(len(z1) + len(z2)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			migrate(cache)
+		}
+		b.StopTimer()
+		if fake.Downloads() != before {
+			b.Fatalf("warm migrations downloaded %d times", fake.Downloads()-before)
+		}
+	})
 }
