@@ -23,8 +23,7 @@ type entry struct {
 	mode   int64 // permission bits written to the tar header
 	size   int64 // declared content size (files and symlinks)
 	target string
-	src    int  // index into the source's own list; -1 for synthesised parents
-	synth  bool // a parent directory no source entry named
+	src    int // index into the source's own list; -1 for synthesised parents
 	// normalized: the name or the mode was rewritten.
 	normalized bool
 }
@@ -136,7 +135,7 @@ func buildTree(src string, es []entry) ([]entry, error) {
 			switch {
 			case !ok:
 				byName[parent] = kindDir
-				synth = append(synth, entry{name: parent, raw: parent + "/", kind: kindDir, mode: 0o755, src: -1, synth: true})
+				synth = append(synth, entry{name: parent, raw: parent + "/", kind: kindDir, mode: 0o755, src: -1})
 			case k == kindDir:
 				// Its own ancestors were or will be checked with its entry.
 				break ancestors

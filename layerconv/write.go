@@ -159,7 +159,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 	}
 	for i := range es {
 		if err := ctx.Err(); err != nil {
-			return abort(err)
+			return abort(fmt.Errorf("layerconv: %w", err))
 		}
 		e := &es[i]
 		switch e.kind {
