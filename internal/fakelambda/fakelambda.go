@@ -563,7 +563,7 @@ func (s *Server) getLayerVersionByArn(w http.ResponseWriter, r *http.Request, _ 
 		return errorStatus(w, http.StatusBadRequest, "InvalidParameterValueException", "fakelambda: only find=LayerVersion is served")
 	}
 	arn := q.Get("Arn")
-	if !regexp.MustCompile(`^arn:[a-zA-Z0-9-]+:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$`).MatchString(arn) {
+	if !layerVersionArnRE.MatchString(arn) {
 		return errorStatus(w, http.StatusBadRequest, "ValidationException",
 			fmt.Sprintf("1 validation error detected: Value '%s' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern", arn))
 	}
@@ -595,6 +595,9 @@ func (s *Server) getLayerVersionByArn(w http.ResponseWriter, r *http.Request, _ 
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// layerVersionArnRE is the LayerVersionArn pattern of the Lambda API model.
+var layerVersionArnRE = regexp.MustCompile(`^arn:[a-zA-Z0-9-]+:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$`)
 
 var imageOnlyRefused = []string{"Handler", "Runtime", "Layers"}
 
