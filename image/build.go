@@ -90,8 +90,16 @@ func shortDigest(h v1.Hash) string {
 }
 
 func humanBytes(n int64) string {
-	const gib = 1 << 30
-	return fmt.Sprintf("%.2f GiB (%s bytes)", float64(n)/gib, commas(n))
+	units := []struct {
+		name string
+		size float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	for _, u := range units {
+		if float64(n) >= u.size {
+			return fmt.Sprintf("%.2f %s (%s bytes)", float64(n)/u.size, u.name, commas(n))
+		}
+	}
+	return fmt.Sprintf("%s bytes", commas(n))
 }
 
 func commas(n int64) string {

@@ -502,3 +502,14 @@ func TestBuildWarnsAboutEntrypoint(t *testing.T) {
 		})
 	}
 }
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		DefaultMaxSize: "10.00 GiB (10,737,418,240 bytes)",
+		25088:          "24.50 KiB (25,088 bytes)",
+		3 << 20:        "3.00 MiB (3,145,728 bytes)",
+		999:            "999 bytes",
+	} {
+		assert.Equal(t, want, humanBytes(n))
+	}
+}
