@@ -195,13 +195,14 @@ func (r *CreateFunctionRequest) SDKInput() *lambda.CreateFunctionInput {
 }
 
 // WriteFunctionConfig writes the request as indented JSON to path (through a
-// temporary file and a rename).
+// temporary file and a rename), readable by the owner only: it carries the
+// function's environment variables.
 func (r *CreateFunctionRequest) WriteFunctionConfig(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("lambdaapi: function config %q: %w", path, err)
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("lambdaapi: writing function config %q: %w", filepath.Clean(path), err)
 	}
 	return nil

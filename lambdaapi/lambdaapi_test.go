@@ -543,6 +543,9 @@ func TestCreateFunctionInputAndWriteFunctionConfig(t *testing.T) {
 	assert.JSONEq(t, wantConfigJSON, string(got))
 	assert.Equal(t, wantConfigJSON, string(got), "stable key order, indented, newline-terminated")
 	assert.Equal(t, []string{"create.json"}, regularFiles(t, dir), "no temporary file left")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "it holds the environment: owner only")
 
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(got, &m))

@@ -115,7 +115,7 @@ func (s *store) rememberLayer(l *LayerFile) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.indexPath(l.ARN), append(b, '\n'))
+	return writeFileAtomic(s.indexPath(l.ARN), append(b, '\n'), 0o644)
 }
 
 // FetchLayer returns the verified zip of a layer version: from the cache
@@ -194,7 +194,7 @@ func ResolveLayer(ctx context.Context, arnOrPath string, opts Options) (string, 
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte) (err error) {
+func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Chmod(0o644); err != nil {
+	if err = f.Chmod(mode); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {

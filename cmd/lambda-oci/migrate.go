@@ -86,7 +86,9 @@ AWS credentials, region and endpoints come from the standard AWS settings
 (environment, ~/.aws, SSO, instance roles; AWS_ENDPOINT_URL_LAMBDA). Layer
 versions are cached by ARN: a second migration downloads nothing again.
 
-stdout carries only the image reference (or, with --json, one JSON object).`,
+stdout carries only the image reference (or, with --json, one JSON object;
+its copy of the function configuration shows environment variable names
+only, since CI logs are no place for their values).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMigrate(cmd.Context(), a, f)
@@ -236,7 +238,7 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 		Function: sourceFunctionJSON{Name: fn.Name, ARN: fn.ARN, Version: fn.Version, Region: fn.Region, Handler: fn.Handler,
 			Architectures: fn.Architectures, CodeSha256: fn.CodeSha256, Layers: fn.Layers},
 		Runtime:            fn.Runtime,
-		FunctionConfig:     req,
+		FunctionConfig:     redactEnv(req),
 		FunctionConfigFile: f.emitConfig,
 	}
 	if result.Function.Layers == nil {
@@ -277,4 +279,19 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}
 	_, err = fmt.Fprintln(a.stdout, built.Reference)
 	return err
+}
+
+// redactEnv returns the request with environment values replaced, for
+// printing: stdout often ends up in CI logs, and variables often hold
+// secrets. The emitted file keeps the values (it is meant for CreateFunction).
+func redactEnv(req *lambdaapi.CreateFunctionRequest) *lambdaapi.CreateFunctionRequest {
+	if req.Environment == nil {
+		return req
+	}
+	out := *req
+	out.Environment = &lambdaapi.Environment{Variables: map[string]string{}}
+	for k := range req.Environment.Variables {
+		out.Environment.Variables[k] = "(redacted; see --emit-function-config)"
+	}
+	return &out
 }

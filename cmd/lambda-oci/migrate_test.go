@@ -270,6 +270,9 @@ func TestMigrateEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{migLayer1, migLayer2, migLayer3}, res.Function.Layers)
 	require.NotNil(t, res.FunctionConfig)
 	assert.Equal(t, res.Reference, res.FunctionConfig.Code.ImageUri)
+	assert.NotContains(t, stdout, "s3cr3t", "environment values are not printed")
+	require.NotNil(t, res.FunctionConfig.Environment)
+	assert.Contains(t, res.FunctionConfig.Environment.Variables, "API_KEY")
 
 	// The pushed image, read back from the registry.
 	ref, err := name.ParseReference(res.Reference)
