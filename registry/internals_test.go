@@ -176,3 +176,22 @@ func TestProgressLines(t *testing.T) {
 	qb.done(StatusPushed)
 	q.close()
 }
+
+func TestProgressTerminalRedraw(t *testing.T) {
+	var out strings.Builder
+	p := &progress{w: &out, tty: true} // as newProgress makes it for a terminal, minus the ticker
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("cd", 32)}
+	b1 := p.start(d, 100, false)
+	p.start(d, 50, true)
+	b1.add(50)
+	p.redraw()
+	first := out.String()
+	assert.Equal(t, 2, strings.Count(first, "\r\x1b[K"), "one cleared line per blob")
+	assert.NotContains(t, first, "\x1b[2A", "nothing to move over yet")
+	assert.Contains(t, first, "50 B/100 B")
+	b1.done(StatusPushed)
+	out.Reset()
+	p.redraw()
+	assert.True(t, strings.HasPrefix(out.String(), "\x1b[2A"), "moves back up over the previous block")
+	assert.Contains(t, out.String(), "sha256:cdcdcdcdcdcd pushed 100 B")
+}

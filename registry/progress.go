@@ -89,6 +89,27 @@ func (p *progress) redraw() {
 	_, _ = io.WriteString(p.w, b.String())
 }
 
+// wrapLogf serialises f with the progress output. On a terminal the bar
+// block is cleared first and redrawn below the log line on the next tick.
+func (p *progress) wrapLogf(f func(string, ...any)) func(string, ...any) {
+	if f == nil {
+		return nil
+	}
+	mu := &sync.Mutex{}
+	if p != nil {
+		mu = &p.mu
+	}
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p != nil && p.tty && p.drawn > 0 {
+			fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
+			p.drawn = 0
+		}
+		f(format, args...)
+	}
+}
+
 func (p *progress) start(d v1.Hash, size int64, config bool) *bar {
 	if p == nil {
 		return nil

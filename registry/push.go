@@ -61,6 +61,12 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 		return nil, fmt.Errorf("push: %w", err)
 	}
 
+	// Progress and log lines come from many goroutines, usually onto the
+	// same stderr: one lock orders them (and keeps bars below log lines).
+	prog := newProgress(opts.progressWriter())
+	defer prog.close()
+	opts.Logf = prog.wrapLogf(opts.Logf)
+
 	kc := opts.Keychain
 	aws := &awsClients{}
 	if kc == nil {
@@ -78,9 +84,6 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	prog := newProgress(opts.progressWriter())
-	defer prog.close()
-
 	res := &PushResult{Digest: digest}
 	for i, repo := range repos {
 		host := repo.RegistryStr()
