@@ -24,7 +24,7 @@ func (a LayerARN) String() string {
 
 var (
 	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	regionRE    = regexp.MustCompile(`^[a-z]{2,}(-[a-z]+)+-\d+$`)
 	accountRE   = regexp.MustCompile(`^\d{12}$`)
 	layerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,140}$`)
 )

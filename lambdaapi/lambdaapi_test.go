@@ -78,6 +78,7 @@ func TestParseLayerARN(t *testing.T) {
 		{in: layerA, want: lambdaapi.LayerARN{Partition: "aws", Region: "us-east-1", Account: "123456789012", Name: "shared-libs", Version: 3}},
 		{in: "arn:aws-cn:lambda:cn-north-1:123456789012:layer:x_y-z:1", want: lambdaapi.LayerARN{Partition: "aws-cn", Region: "cn-north-1", Account: "123456789012", Name: "x_y-z", Version: 1}},
 		{in: "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:layer:l:99", want: lambdaapi.LayerARN{Partition: "aws-us-gov", Region: "us-gov-west-1", Account: "123456789012", Name: "l", Version: 99}},
+		{in: "arn:aws-eusc:lambda:eusc-de-east-1:123456789012:layer:l:2", want: lambdaapi.LayerARN{Partition: "aws-eusc", Region: "eusc-de-east-1", Account: "123456789012", Name: "l", Version: 2}},
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:shared-libs", wantErr: "no version"},
 		{in: "arn:aws:lambda:us-east-1:123456789012:function:f:1", wantErr: "not a Lambda layer ARN"},
 		{in: "arn:aws:s3:::bucket/key:a:b:c", wantErr: "not a Lambda layer ARN"},
