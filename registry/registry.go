@@ -12,4 +12,12 @@
 //	func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error
 //	func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error)
 //	func WriteImageRefs(path string, refs []string) error // one REPO@sha256 per line, atomic
+//	func NewKeychain(opts Options) authn.Keychain          // the default chain, to share across calls
+//
+// Errors: *Error with Kind one of ErrRepositoryNotFound, ErrUnauthorized,
+// ErrTagImmutable (PushedRef set), ErrNoCredentials, ErrExpiredCredentials,
+// ErrAccessDenied, ErrBaseNotFound; match with errors.Is, read with errors.As.
+//
+// Tests reach a stand-in ECR (internal/fakeecr) through the SDK's endpoint
+// settings (AWS_ENDPOINT_URL_ECR) and Options.RegistryAuth = AuthECR.
 package registry
