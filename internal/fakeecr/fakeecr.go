@@ -131,6 +131,7 @@ func (s *Server) Env() map[string]string {
 		"AWS_SESSION_TOKEN":           "",
 		"AWS_REGION":                  s.opts.Region,
 		"AWS_ENDPOINT_URL_ECR":        s.API.URL,
+		"AWS_ENDPOINT_URL_ECR_PUBLIC": s.API.URL,
 		"AWS_CONFIG_FILE":             "/nonexistent/fakeecr/config",
 		"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/fakeecr/credentials",
 		"AWS_EC2_METADATA_DISABLED":   "true",
@@ -161,7 +162,8 @@ func (s *Server) HasRepository(name string) bool {
 	return ok
 }
 
-// Fail makes op (e.g. "GetAuthorizationToken") fail until Clear.
+// Fail makes op (e.g. "GetAuthorizationToken", "public.GetAuthorizationToken")
+// fail until Clear.
 func (s *Server) Fail(op string, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,7 +203,12 @@ func (s *Server) Token() string {
 	return base64.StdEncoding.EncodeToString([]byte("AWS:" + s.opts.Password))
 }
 
-const targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
+// JSON 1.1 targets of ECR and ECR Public (whose service is named
+// SpencerFrontendService); ECR Public operations are recorded as "public.OP".
+const (
+	targetPrefix       = "AmazonEC2ContainerRegistry_V20150921."
+	publicTargetPrefix = "SpencerFrontendService."
+)
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -209,12 +216,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, Failure{http.StatusBadRequest, "SerializationException", err.Error()})
 		return
 	}
+	target := r.Header.Get("X-Amz-Target")
+	public := strings.HasPrefix(target, publicTargetPrefix)
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" ||
-		!strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix) {
+		!(strings.HasPrefix(target, targetPrefix) || public) {
 		writeErr(w, Failure{http.StatusBadRequest, "UnknownOperationException", "not an ECR JSON 1.1 request"})
 		return
 	}
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	op := strings.TrimPrefix(strings.TrimPrefix(target, targetPrefix), publicTargetPrefix)
+	if public {
+		op = "public." + op
+	}
 	if f, ok := s.verifySignature(r, body); !ok {
 		s.mu.Lock()
 		s.badSigs++
@@ -275,6 +287,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		out := s.repoJSON(in.RepositoryName, rp)
 		s.mu.Unlock()
 		writeJSON(w, map[string]any{"repository": out})
+	case "public.GetAuthorizationToken":
+		writeJSON(w, map[string]any{"authorizationData": map[string]any{
+			"authorizationToken": s.Token(),
+			"expiresAt":          float64(time.Now().Add(12 * time.Hour).Unix()),
+		}})
 	default:
 		writeErr(w, Failure{http.StatusBadRequest, "UnknownOperationException", op})
 	}
