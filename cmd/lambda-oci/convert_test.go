@@ -170,3 +170,18 @@ func TestConvertUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConvertDirectory(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "app.py"), []byte("def handler(e, c): return 1\n"), 0o600))
+	out := filepath.Join(t.TempDir(), "code.tar.gz")
+	res := runCLI(t, map[string]string{"LAMBDA_OCI_CACHE_DIR": filepath.Join(t.TempDir(), "c")}, "convert", src, "-o", out, "--prefix", "/var/task", "--json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
+	assert.Equal(t, sha256File(t, out), got["digest"])
+	assert.EqualValues(t, 1, got["files"])
+	assert.EqualValues(t, 2, got["dirs"])
+	assert.EqualValues(t, 1, got["normalized"], "0600 became 0644")
+	assert.Equal(t, []any{}, got["dropped"])
+}
