@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -103,9 +104,23 @@ func (c *cache) lookup() (*Result, bool) {
 	return r, true
 }
 
+// staleTmp is how old a temporary file must be before a later conversion
+// treats it as left behind by a killed process and removes it.
+const staleTmp = 24 * time.Hour
+
 func (c *cache) tmpDir() (string, error) {
 	d := filepath.Join(c.root, "tmp")
-	return d, os.MkdirAll(d, 0o755)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	if ents, err := os.ReadDir(d); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTmp {
+				os.Remove(filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	return d, nil
 }
 
 // store moves a finished blob into the cache and records its key.

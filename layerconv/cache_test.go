@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,4 +160,21 @@ func TestCancelLeavesNothing(t *testing.T) {
 		ents, _ := filepath.Glob(filepath.Join(cache, "layerconv", sub, "*"))
 		assert.Empty(t, ents, sub)
 	}
+}
+
+func TestCacheRemovesStaleTemporaries(t *testing.T) {
+	cache := t.TempDir()
+	tmp := filepath.Join(cache, "layerconv", "tmp")
+	require.NoError(t, os.MkdirAll(tmp, 0o755))
+	stale := filepath.Join(tmp, "layer-1.tar.gz.tmp")
+	fresh := filepath.Join(tmp, "layer-2.tar.gz.tmp") // maybe another process's, in progress
+	require.NoError(t, os.WriteFile(stale, []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o644))
+	old := time.Now().Add(-48 * time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+
+	_, err := ConvertZip(context.Background(), writeZip(t, []zent{{name: "a", body: "a", mode: 0o644}}), Options{CacheDir: cache})
+	require.NoError(t, err)
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, fresh)
 }
