@@ -27,7 +27,9 @@ const DefaultRetries = 5
 
 // DefaultStallTimeout is how long a connection may make no progress (no
 // byte read or written) before it is abandoned and the request retried.
-const DefaultStallTimeout = 60 * time.Second
+// Generous, because a registry may take a while to verify and commit a
+// multi-GB blob before it answers the final PUT.
+const DefaultStallTimeout = 2 * time.Minute
 
 // Options are every registry knob in one place. The zero value works:
 // default keychain, default transport, NumCPU jobs, DefaultRetries.
