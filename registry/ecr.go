@@ -145,9 +145,21 @@ func (a *awsClients) ensureRepository(ctx context.Context, t ecrTarget, host, re
 	}
 	var nf *ecrtypes.RepositoryNotFoundException
 	if !errors.As(err, &nf) {
-		return classifyAWS("ECR DescribeRepositories", ref, err)
-	}
-	if !create {
+		cerr := classifyAWS("ECR DescribeRepositories", ref, err)
+		if !errors.Is(cerr, ErrAccessDenied) {
+			return cerr
+		}
+		// Push-only CI roles often lack ecr:DescribeRepositories. The
+		// check is a courtesy: without it, create when asked (an existing
+		// repository answers "already exists"), else let the registry
+		// answer NAME_UNKNOWN for a missing one.
+		if logf != nil {
+			logf("cannot check repository %s (%v); continuing", ref, cerr)
+		}
+		if !create {
+			return nil
+		}
+	} else if !create {
 		return &Error{Kind: ErrRepositoryNotFound, Op: "pushing to", Ref: ref, Err: cleanAWS(err)}
 	}
 	_, err = cli.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo), RegistryId: regID})

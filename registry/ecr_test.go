@@ -382,3 +382,28 @@ func TestNonECRHostUsesDockerConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, authn.Anonymous, a)
 }
+
+// A push-only role without ecr:DescribeRepositories still pushes; a missing
+// repository is then reported from the registry's NAME_UNKNOWN, and
+// --create-repository still creates it.
+func TestECRWithoutDescribeRepositories(t *testing.T) {
+	ctx := context.Background()
+	e := startECR(t)
+	e.fake.Fail("DescribeRepositories", fakeecr.AccessDenied("DescribeRepositories"))
+	e.fake.CreateRepository("exists", false)
+	_, err := Push(ctx, testImage(t, 1), []string{e.fake.Host + "/exists:v1"}, e.opts)
+	require.NoError(t, err)
+
+	_, err = Push(ctx, testImage(t, 1), []string{e.fake.Host + "/missing:v1"}, e.opts)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrRepositoryNotFound)
+	assert.Contains(t, err.Error(), "NAME_UNKNOWN")
+
+	opts := e.opts
+	opts.CreateRepository = true
+	_, err = Push(ctx, testImage(t, 1), []string{e.fake.Host + "/created:v1"}, opts)
+	require.NoError(t, err)
+	assert.True(t, e.fake.HasRepository("created"))
+	_, err = Push(ctx, testImage(t, 1), []string{e.fake.Host + "/exists:v2"}, opts)
+	require.NoError(t, err, "already exists is success")
+}
