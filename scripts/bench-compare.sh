@@ -46,6 +46,12 @@ for _ in $(seq "$RUNS"); do
 	convert_times+=("$(calc "$t1 - $t0")")
 done
 
+# Peak memory of one conversion (bounded: blocks in flight, not the layer).
+rss=""
+if [ -x /usr/bin/time ]; then
+	rss=$(/usr/bin/time -f '%M' "$work/lambda-oci" convert "$work/bench.zip" -o "$work/out.tar.gz" --no-cache 2>&1 >/dev/null | tail -n1)
+fi
+
 # A cache hit, for reference (the first run fills the cache).
 "$work/lambda-oci" convert "$work/bench.zip" -o "$work/hit.tar.gz" --cache-dir "$work/cache" >/dev/null
 t0=$(now)
@@ -66,5 +72,6 @@ printf '%-44s %8.3f s %8.1f MB/s  output %11d bytes\n' "unzip + tar --sort=name 
 printf '%-44s %8.3f s %8.1f MB/s  output %11d bytes\n' "lambda-oci convert (no cache)" "$c" \
 	"$(calc "$unzipped / $c / 1000000")" "$cs"
 printf '%-44s %8.3f s\n' "lambda-oci convert (cache hit)" "$hit"
+[ -n "$rss" ] && printf '%-44s %8d KiB\n' "lambda-oci convert peak RSS" "$rss"
 printf 'speed-up %.2fx, output size %+.1f%% vs gzip -6\n' \
 	"$(calc "$p / $c")" "$(calc "($cs - $ps) * 100 / $ps")"
