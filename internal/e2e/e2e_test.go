@@ -214,6 +214,7 @@ func TestE2E(t *testing.T) {
 	t.Run("scenario6/wrong handler refused before push", w.testScenario6Handler)
 	t.Run("scenario6/foreign ELF refused before push", w.testScenario6ELF)
 	t.Run("scenario7/pulled digest equals printed digest", w.testScenario7)
+	t.Run("scenario8/migrated zip function answers through the emulator", w.testScenario8Migrate)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.
