@@ -187,7 +187,7 @@ func zipEntry(f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
 		e.size = 0
 	} else {
 		if f.Method != zip.Store && f.Method != zip.Deflate {
-			return e, false, fmt.Errorf("%w %d (%s); only store and deflate are", ErrUnsupportedMethod, f.Method, methodName(f.Method))
+			return e, false, fmt.Errorf("%w %d (%s): only store and deflate are supported", ErrUnsupportedMethod, f.Method, methodName(f.Method))
 		}
 		if f.Method == zip.Store && f.CompressedSize64 != f.UncompressedSize64 {
 			return e, false, fmt.Errorf("%w: stored entry declares %d bytes but holds %d", ErrSizeMismatch, f.UncompressedSize64, f.CompressedSize64)
