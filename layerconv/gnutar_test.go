@@ -43,7 +43,7 @@ func TestGNUTarReadsLayers(t *testing.T) {
 		{name: "lib/abs", body: "/var/task/lib", mode: fs.ModeSymlink | 0o777},
 		{name: "empty/", mode: fs.ModeDir | 0o700},
 		{name: "bootstrap", body: "#!/bin/sh\n"},
-	}), Options{})
+	}), Options{ModTime: epoch})
 	require.NoError(t, err)
 	want := readResult(t, r)
 
