@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/lambdaapi"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
@@ -50,6 +53,15 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`,
 			if err != nil {
 				return err
 			}
+			// Refuse bad output flags before any layer is downloaded.
+			if err := out.validate(); err != nil {
+				return err
+			}
+			cleanup, err := fetchLayerARNs(cmd.Context(), a, &spec)
+			defer cleanup()
+			if err != nil {
+				return err
+			}
 			_, err = buildAndEmit(cmd.Context(), a, spec, out, push)
 			return err
 		},
@@ -58,7 +70,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`,
 	fs.StringVar(&f.runtime, "runtime", "", "Lambda runtime `ID` (python3.12, nodejs22.x, provided.al2023, ...): its AWS base image and handler convention")
 	fs.StringVar(&f.base, "base", "", "base image `REF`: a registry reference or oci:PATH[:TAG]")
 	fs.StringVar(&f.arch, "arch", "x86_64", "Lambda architecture: x86_64 or arm64")
-	fs.StringArrayVar(&f.layers, "layer", nil, "Lambda layer `ZIP`, extracted under /opt (repeatable; order kept)")
+	fs.StringArrayVar(&f.layers, "layer", nil, "Lambda layer `ZIP` or layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION), extracted under /opt (repeatable; order kept)")
 	fs.StringVar(&f.code, "code", "", "function code: a `ZIP` or a directory, placed at the task root")
 	fs.StringVar(&f.handler, "handler", "", "the function's `HANDLER` (app.handler); becomes CMD")
 	fs.StringArrayVar(&f.env, "env", nil, "add `KEY=VALUE` to the image environment (repeatable)")
@@ -102,6 +114,39 @@ func (f buildFlags) spec(a *app) (buildSpec, error) {
 		spec.Layers = append(spec.Layers, image.Source{Path: l})
 	}
 	return spec, nil
+}
+
+// fetchLayerARNs replaces every --layer that is a layer version ARN by its
+// downloaded, checksum-verified zip (cached by version ARN: versions are
+// immutable). The returned cleanup removes temporary downloads.
+func fetchLayerARNs(ctx context.Context, a *app, spec *buildSpec) (cleanup func(), err error) {
+	var fetched []*lambdaapi.LayerFile
+	cleanup = func() {
+		for _, l := range fetched {
+			l.Remove()
+		}
+	}
+	lopts := lambdaapi.Options{Logf: func(format string, args ...any) { logf(a, format, args...) }}
+	if spec.CacheDir != "" {
+		lopts.CacheDir = filepath.Join(spec.CacheDir, "lambdaapi")
+	}
+	for i, l := range spec.Layers {
+		path, info, err := lambdaapi.ResolveLayer(ctx, l.Path, lopts)
+		if err != nil {
+			return cleanup, fmt.Errorf("--layer %s: %w", l.Path, err)
+		}
+		if info == nil {
+			continue
+		}
+		fetched = append(fetched, info)
+		// The ARN, not the download path, names the layer in the image
+		// history, so the digest does not depend on the cache location.
+		spec.Layers[i] = image.Source{Path: path, Name: info.ARN}
+		if w := info.CompatibilityWarning(spec.Runtime, spec.Arch); w != "" {
+			logf(a, "warning: %s", w)
+		}
+	}
+	return cleanup, nil
 }
 
 // parseSize reads "10GiB", "500MB", "1073741824".
