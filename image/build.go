@@ -494,15 +494,20 @@ func (b *builder) checkHandler(view fsView, fam, ver string) error {
 // code: Lambda runs bootstrap from the task root, else /opt/bootstrap, for
 // zip functions, but the base's entrypoint always runs /var/runtime/bootstrap.
 func (b *builder) bootstrapLayer(ctx context.Context, view fsView, baseHas bool, fam string) (*added, error) {
-	if baseHas {
-		return nil, nil
-	}
 	target := ""
 	for _, c := range []string{path.Join(b.taskRoot, "bootstrap"), "/opt/bootstrap"} {
 		if view.exists(c) {
 			target = c
 			break
 		}
+	}
+	if baseHas {
+		// The base's own runtime wins over the function's: as a zip function
+		// this code ran its bootstrap, in this image it will not.
+		if target != "" && fam == "provided" {
+			b.warn("the base has its own %s, so the function's %s will not run: use a base without one (public.ecr.aws/lambda/provided) to run it", runtimeBootstrap, target)
+		}
+		return nil, nil
 	}
 	if target == "" {
 		if fam != "provided" && fam != "" {

@@ -304,6 +304,8 @@ func TestBuildProvidedBootstrap(t *testing.T) {
 		code    []basegen.File
 		target  string // "" = no link layer added
 		wantErr string
+		// wantWarn is a warning that must be given ("" = none about bootstrap).
+		wantWarn string
 	}{
 		{name: "code bootstrap", base: provided, runtime: "provided.al2023",
 			code: []basegen.File{f("bootstrap", 0o755, "#!/bin/sh\n")}, target: "/var/task/bootstrap"},
@@ -314,7 +316,7 @@ func TestBuildProvidedBootstrap(t *testing.T) {
 		{name: "unknown family, code bootstrap still linked", base: provided,
 			code: []basegen.File{f("bootstrap", 0o755, "")}, target: "/var/task/bootstrap"},
 		{name: "base has bootstrap", base: baseImage(t, "x86_64"), runtime: "provided.al2023",
-			code: []basegen.File{f("bootstrap", 0o755, "")}},
+			code: []basegen.File{f("bootstrap", 0o755, "")}, wantWarn: "the function's /var/task/bootstrap will not run"},
 		{name: "no bootstrap anywhere", base: provided, runtime: "provided.al2023",
 			code: []basegen.File{f("main", 0o755, "")}, wantErr: "/var/task/bootstrap, /opt/bootstrap and /var/runtime/bootstrap"},
 	} {
@@ -331,6 +333,18 @@ func TestBuildProvidedBootstrap(t *testing.T) {
 				return
 			}
 			res := mustBuild(t, opts)
+			var bootstrapWarnings []string
+			for _, w := range res.Warnings {
+				if strings.Contains(w, "bootstrap") {
+					bootstrapWarnings = append(bootstrapWarnings, w)
+				}
+			}
+			if tc.wantWarn != "" {
+				require.Len(t, bootstrapWarnings, 1)
+				assert.Contains(t, bootstrapWarnings[0], tc.wantWarn)
+			} else {
+				assert.Empty(t, bootstrapWarnings)
+			}
 			bm, err := tc.base.Manifest()
 			require.NoError(t, err)
 			added := len(opts.Layers) + 1
