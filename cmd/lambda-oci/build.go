@@ -97,13 +97,9 @@ func (f buildFlags) spec(a *app) (buildSpec, error) {
 	if err != nil {
 		return buildSpec{}, fmt.Errorf("--max-size: %w", err)
 	}
-	cacheDir := ""
-	if !f.noCache {
-		if cacheDir = f.cacheDir; cacheDir == "" {
-			if cacheDir, err = layerconv.DefaultCacheDir(a.getenv); err != nil {
-				return buildSpec{}, err
-			}
-		}
+	cacheDir, err := resolveCacheDir(a, f.cacheDir, f.noCache)
+	if err != nil {
+		return buildSpec{}, err
 	}
 	spec := buildSpec{
 		Runtime: f.runtime, Base: f.base, Arch: f.arch, Handler: f.handler, Env: f.env,

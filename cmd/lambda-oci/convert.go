@@ -75,15 +75,11 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime}
-	if !f.noCache {
-		opts.CacheDir = f.cacheDir
-		if opts.CacheDir == "" {
-			if opts.CacheDir, err = layerconv.DefaultCacheDir(a.getenv); err != nil {
-				return err
-			}
-		}
+	cacheDir, err := resolveCacheDir(a, f.cacheDir, f.noCache)
+	if err != nil {
+		return err
 	}
+	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir}
 	ctx := cmd.Context()
 	res, err := layerconv.Convert(ctx, src, opts)
 	if err != nil {

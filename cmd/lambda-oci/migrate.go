@@ -127,13 +127,9 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	if err != nil {
 		return fmt.Errorf("--max-size: %w", err)
 	}
-	cacheDir := ""
-	if !f.noCache {
-		if cacheDir = f.cacheDir; cacheDir == "" {
-			if cacheDir, err = layerconv.DefaultCacheDir(a.getenv); err != nil {
-				return err
-			}
-		}
+	cacheDir, err := resolveCacheDir(a, f.cacheDir, f.noCache)
+	if err != nil {
+		return err
 	}
 	lopts := lambdaapi.Options{Logf: func(format string, args ...any) { logf(a, format, args...) }}
 	if cacheDir != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/layerconv"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
@@ -267,6 +268,18 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 		fmt.Fprintln(a.stdout, result.Reference)
 	}
 	return result, nil
+}
+
+// resolveCacheDir is --cache-dir, else the default cache directory; "" with
+// --no-cache.
+func resolveCacheDir(a *app, dir string, noCache bool) (string, error) {
+	if noCache {
+		return "", nil
+	}
+	if dir != "" {
+		return dir, nil
+	}
+	return layerconv.DefaultCacheDir(a.getenv)
 }
 
 // logf writes one log line on stderr; stdout carries only results.
