@@ -46,7 +46,13 @@ type cache struct {
 	key  string
 }
 
+// metaVersion changes whenever cacheMeta gains something a hit must
+// return: an entry of another version is a miss, converted again and
+// overwritten (version 1 added Entries; unversioned entries predate it).
+const metaVersion = 1
+
 type cacheMeta struct {
+	Version          int      `json:"version"`
 	Digest           v1.Hash  `json:"digest"`
 	DiffID           v1.Hash  `json:"diffID"`
 	Size             int64    `json:"size"`
@@ -56,6 +62,7 @@ type cacheMeta struct {
 	Symlinks         int      `json:"symlinks"`
 	Dropped          []string `json:"dropped"`
 	Normalized       int      `json:"normalized"`
+	Entries          []Entry  `json:"entries"`
 }
 
 func newCache(o resolved, inputSHA256 []byte) *cache {
@@ -87,10 +94,13 @@ func (c *cache) lookup() (*Result, bool) {
 		return nil, false
 	}
 	var m cacheMeta
-	if err := json.Unmarshal(data, &m); err != nil || m.Digest.Algorithm != "sha256" || len(m.Digest.Hex) != 64 {
+	if err := json.Unmarshal(data, &m); err != nil || m.Version != metaVersion || m.Digest.Algorithm != "sha256" || len(m.Digest.Hex) != 64 {
 		return nil, false
 	}
 	if _, err := hex.DecodeString(m.Digest.Hex); err != nil {
+		return nil, false
+	}
+	if len(m.Entries) != m.Files+m.Dirs+m.Symlinks {
 		return nil, false
 	}
 	bp := c.blobPath(m.Digest)
@@ -99,7 +109,7 @@ func (c *cache) lookup() (*Result, bool) {
 		return nil, false
 	}
 	r := newResult(blob{path: bp, digest: m.Digest, diffID: m.DiffID, size: m.Size, uncompSize: m.UncompressedSize},
-		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized}, "")
+		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized, index: m.Entries}, "")
 	r.CacheHit = true
 	return r, true
 }
@@ -145,8 +155,9 @@ func (c *cache) store(b blob, st *stats) (_ *Result, err error) {
 	b.path = bp
 	r := newResult(b, st, "")
 	data, err := json.Marshal(cacheMeta{
-		Digest: r.Digest, DiffID: r.DiffID, Size: r.Size, UncompressedSize: r.UncompressedSize,
+		Version: metaVersion, Digest: r.Digest, DiffID: r.DiffID, Size: r.Size, UncompressedSize: r.UncompressedSize,
 		Files: r.Files, Dirs: r.Dirs, Symlinks: r.Symlinks, Dropped: r.Dropped, Normalized: r.Normalized,
+		Entries: r.Entries,
 	})
 	if err != nil {
 		return nil, err

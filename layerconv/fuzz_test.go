@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -64,6 +65,10 @@ func FuzzConvert(f *testing.F) {
 		defer r.Close()
 		checkLayer(t, r)
 		checkOnly(t, dir, "in.zip", "cache")
+		hit, err := ConvertZip(context.Background(), in, Options{MaxSize: 8 << 20, CacheDir: cache, ModTime: epoch})
+		if err != nil || !hit.CacheHit || !reflect.DeepEqual(hit.Entries, r.Entries) {
+			t.Fatalf("cache hit: %v, hit %v, entries equal %v", err, hit != nil && hit.CacheHit, hit != nil && reflect.DeepEqual(hit.Entries, r.Entries))
+		}
 	})
 }
 
@@ -105,6 +110,7 @@ func checkLayer(t *testing.T, r *Result) {
 	kinds := map[string]byte{}
 	prev := ""
 	var files, dirs, links int
+	var read []tent // with at most the first 20 bytes of each body
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -113,6 +119,9 @@ func checkLayer(t *testing.T, r *Result) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var head [20]byte
+		n, _ := io.ReadFull(tr, head[:])
+		read = append(read, tent{Name: hdr.Name, Type: hdr.Typeflag, Linkname: hdr.Linkname, Body: string(head[:n])})
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			t.Fatal(err)
 		}
@@ -164,6 +173,9 @@ func checkLayer(t *testing.T, r *Result) {
 	}
 	if files != r.Files || dirs != r.Dirs || links != r.Symlinks {
 		t.Fatalf("counts %d/%d/%d, result %d/%d/%d", files, dirs, links, r.Files, r.Dirs, r.Symlinks)
+	}
+	if want := indexOf(read); !reflect.DeepEqual(want, r.Entries) {
+		t.Fatalf("Result.Entries %+v, layer %+v", r.Entries, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,12 +132,35 @@ func readTarGz(t testing.TB, r io.Reader) []tent {
 	return out
 }
 
+// readResult reads the layer back and checks that Result.Entries indexes
+// exactly what archive/tar finds in it.
 func readResult(t testing.TB, r *Result) []tent {
 	t.Helper()
 	rc, err := r.Layer.Compressed()
 	require.NoError(t, err)
 	defer rc.Close()
-	return readTarGz(t, rc)
+	got := readTarGz(t, rc)
+	require.Equal(t, indexOf(got), r.Entries, "Result.Entries against the layer read back")
+	return got
+}
+
+// indexOf is the index a layer's entries call for, from the ELF header
+// layout (e_ident[EI_DATA] at 5: 1 little, 2 big endian; e_machine at 18).
+func indexOf(ents []tent) []Entry {
+	out := make([]Entry, 0, len(ents))
+	for _, e := range ents {
+		x := Entry{Path: strings.TrimSuffix(e.Name, "/"), Type: e.Type, Link: e.Linkname}
+		if b := e.Body; e.Type == tar.TypeReg && len(b) >= 20 && b[:4] == "\x7fELF" {
+			switch b[5] {
+			case 1:
+				x.ELF, x.ELFMachine = true, uint16(b[18])|uint16(b[19])<<8
+			case 2:
+				x.ELF, x.ELFMachine = true, uint16(b[18])<<8|uint16(b[19])
+			}
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 func convertBytes(t testing.TB, data []byte, opts Options) (*Result, error) {

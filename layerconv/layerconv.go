@@ -97,6 +97,10 @@ type Result struct {
 	Dropped []string
 	// Normalized counts entries whose name or mode was normalised.
 	Normalized int
+	// Entries lists every tar entry of the layer in order, synthesised
+	// parents included, recorded during the conversion (and kept in the
+	// cache beside the blob), so the layer need not be read to list it.
+	Entries []Entry
 	// CacheHit reports that no conversion ran.
 	CacheHit bool
 

@@ -55,6 +55,7 @@ func newResult(b blob, st *stats, tempDir string) *Result {
 		Symlinks:         st.symlinks,
 		Dropped:          dropped,
 		Normalized:       st.normalized,
+		Entries:          st.index,
 		blobPath:         b.path,
 		tempDir:          tempDir,
 	}

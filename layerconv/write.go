@@ -65,6 +65,7 @@ type stats struct {
 	files, dirs, symlinks int
 	dropped               []string
 	normalized            int
+	index                 []Entry // every tar entry, in write order
 }
 
 // blob is a finished layer file with its identity.
@@ -151,44 +152,54 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 	hdr := func(name string, typ byte, mode int64) *tar.Header {
 		return &tar.Header{Typeflag: typ, Name: name, Mode: mode, ModTime: o.modTime, Format: tar.FormatPAX}
 	}
+	st.index = make([]Entry, 0, len(parents)+len(es))
 	for _, p := range parents {
 		if err := tw.WriteHeader(hdr(p+"/", tar.TypeDir, 0o755)); err != nil {
 			return abort(fmt.Errorf("layerconv: %w", err))
 		}
 		st.dirs++
+		st.index = append(st.index, Entry{Path: p, Type: tar.TypeDir})
 	}
+	head := &headWriter{w: tw}
 	for i := range es {
 		if err := ctx.Err(); err != nil {
 			return abort(fmt.Errorf("layerconv: %w", err))
 		}
 		e := &es[i]
+		name := base + e.name
 		switch e.kind {
 		case kindDir:
-			if err := tw.WriteHeader(hdr(base+e.name+"/", tar.TypeDir, 0o755)); err != nil {
+			if err := tw.WriteHeader(hdr(name+"/", tar.TypeDir, 0o755)); err != nil {
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
 			st.dirs++
+			st.index = append(st.index, Entry{Path: name, Type: tar.TypeDir})
 		case kindSymlink:
 			target, err := src.target(e)
 			if err != nil {
 				return abort(err)
 			}
-			h := hdr(base+e.name, tar.TypeSymlink, 0o777)
+			h := hdr(name, tar.TypeSymlink, 0o777)
 			h.Linkname = target
 			if err := tw.WriteHeader(h); err != nil {
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
 			st.symlinks++
+			st.index = append(st.index, Entry{Path: name, Type: tar.TypeSymlink, Link: target})
 		default:
-			h := hdr(base+e.name, tar.TypeReg, e.mode)
+			h := hdr(name, tar.TypeReg, e.mode)
 			h.Size = e.size
 			if err := tw.WriteHeader(h); err != nil {
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
-			if err := src.copy(ctx, tw, e); err != nil {
+			head.reset()
+			if err := src.copy(ctx, head, e); err != nil {
 				return abort(err)
 			}
 			st.files++
+			ent := Entry{Path: name, Type: tar.TypeReg}
+			ent.ELFMachine, ent.ELF = head.elf()
+			st.index = append(st.index, ent)
 		}
 	}
 	if err := tw.Close(); err != nil {
