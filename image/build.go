@@ -430,13 +430,9 @@ func (b *builder) convert(ctx context.Context, src Source, prefix, kind string) 
 		return nil, fmt.Errorf("build: converting %s %q: %w", kind, src.Path, err)
 	}
 	b.convs = append(b.convs, res)
-	s, err := b.scan.scan(ctx, res.Layer, []string{""}, true)
-	if err != nil {
-		return nil, fmt.Errorf("build: reading converted %s %q: %w", kind, src.Path, err)
-	}
 	return &added{
 		layer: res.Layer,
-		scan:  s,
+		scan:  scanFromIndex(res),
 		info: LayerInfo{
 			Digest: res.Digest, DiffID: res.DiffID, MediaType: b.fam.layer,
 			Size: res.Size, UncompressedSize: res.UncompressedSize,

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
 // scanVersion is part of every cache file name: bump it when layerScan or
@@ -232,38 +233,7 @@ func scanLayer(ctx context.Context, l v1.Layer, prefixes []string, wantELF bool)
 		if p == "" {
 			continue
 		}
-		dir, base := path.Split(p)
-		dir = strings.TrimSuffix(dir, "/")
-		switch {
-		case base == ".wh..wh..opq":
-			if matchesPrefix(dir, prefixes) || prefixCovers(dir, prefixes) {
-				rec.Entries = append(rec.Entries, scanEntry{Path: dir, Type: entOpaque})
-			}
-			continue
-		case strings.HasPrefix(base, ".wh."):
-			target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
-			if matchesPrefix(target, prefixes) || prefixCovers(target, prefixes) {
-				rec.Entries = append(rec.Entries, scanEntry{Path: target, Type: entWhiteout})
-			}
-			continue
-		}
-		var typ string
-		switch h.Typeflag {
-		case tar.TypeReg:
-			typ = entFile
-		case tar.TypeDir:
-			typ = entDir
-		case tar.TypeSymlink:
-			typ = entSymlink
-		case tar.TypeLink:
-			// A hardlink is a file at its own path for lookups.
-			typ = entFile
-		default:
-			continue
-		}
-		if matchesPrefix(p, prefixes) {
-			rec.Entries = append(rec.Entries, scanEntry{Path: p, Type: typ, Link: h.Linkname})
-		}
+		rec.add(p, h.Typeflag, h.Linkname)
 		if wantELF && h.Typeflag == tar.TypeReg && h.Size >= int64(len(head)) {
 			if _, err := io.ReadFull(tr, head[:]); err != nil {
 				return nil, fmt.Errorf("tar entry %q: %w", p, err)
@@ -281,6 +251,61 @@ func scanLayer(ctx context.Context, l v1.Layer, prefixes []string, wantELF bool)
 	return rec, nil
 }
 
+// add records one tar entry (path already clean, no leading "/") if it
+// matters for the recorded prefixes: whiteouts and opaque markers as what
+// they hide, hardlinks as files, other kinds not at all.
+func (rec *layerScan) add(p string, typeflag byte, link string) {
+	prefixes := rec.Prefixes
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	switch {
+	case base == ".wh..wh..opq":
+		if matchesPrefix(dir, prefixes) || prefixCovers(dir, prefixes) {
+			rec.Entries = append(rec.Entries, scanEntry{Path: dir, Type: entOpaque})
+		}
+		return
+	case strings.HasPrefix(base, ".wh."):
+		target := path.Join(dir, strings.TrimPrefix(base, ".wh."))
+		if matchesPrefix(target, prefixes) || prefixCovers(target, prefixes) {
+			rec.Entries = append(rec.Entries, scanEntry{Path: target, Type: entWhiteout})
+		}
+		return
+	}
+	var typ string
+	switch typeflag {
+	case tar.TypeReg:
+		typ = entFile
+	case tar.TypeDir:
+		typ = entDir
+	case tar.TypeSymlink:
+		typ = entSymlink
+	case tar.TypeLink:
+		// A hardlink is a file at its own path for lookups.
+		typ = entFile
+	default:
+		return
+	}
+	if matchesPrefix(p, prefixes) {
+		rec.Entries = append(rec.Entries, scanEntry{Path: p, Type: typ, Link: link})
+	}
+}
+
+// scanFromIndex is the scan of a layer layerconv just produced (or found in
+// its cache), built from the index it recorded while writing the layer, so
+// the layer is not decompressed a second time. It records what scanLayer
+// would with prefixes [""] and ELF headers.
+func scanFromIndex(res *layerconv.Result) *layerScan {
+	rec := &layerScan{Version: scanVersion, Prefixes: []string{""}, ELFScanned: true, UncompressedSize: res.UncompressedSize}
+	rec.Entries = make([]scanEntry, 0, len(res.Entries))
+	for _, e := range res.Entries {
+		rec.add(e.Path, e.Type, e.Link)
+		if e.ELF {
+			rec.ELF = append(rec.ELF, elfFile{Path: e.Path, Machine: e.ELFMachine})
+		}
+	}
+	return rec
+}
+
 // prefixCovers reports whether a whiteout of p would hide something under a
 // recorded prefix (deleting "var" hides "var/task/app.py").
 func prefixCovers(p string, prefixes []string) bool {
@@ -292,20 +317,9 @@ func prefixCovers(p string, prefixes []string) bool {
 	return false
 }
 
-// elfMachine reads e_machine from the first 20 bytes of a file, honouring
-// the file's byte order.
-func elfMachine(b []byte) (uint16, bool) {
-	if len(b) < 20 || string(b[:4]) != "\x7fELF" {
-		return 0, false
-	}
-	switch b[5] {
-	case 1:
-		return binary.LittleEndian.Uint16(b[18:20]), true
-	case 2:
-		return binary.BigEndian.Uint16(b[18:20]), true
-	}
-	return 0, false
-}
+// elfMachine reads e_machine from the first 20 bytes of a file; the same
+// reading layerconv applies to the layers it writes.
+func elfMachine(b []byte) (uint16, bool) { return layerconv.ELFMachine(b) }
 
 // elfMachineName names e_machine values users will meet.
 func elfMachineName(m uint16) string {

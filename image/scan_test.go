@@ -1,9 +1,16 @@
 package image
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
 func TestFSViewWhiteouts(t *testing.T) {
@@ -61,4 +68,99 @@ func TestMatchesPrefix(t *testing.T) {
 		assert.Equal(t, want, matchesPrefix(p, pre), p)
 	}
 	assert.True(t, matchesPrefix("anything", []string{""}))
+}
+
+// The scan built from layerconv's index is the scan a decompression of the
+// layer gives, for a fresh conversion and for a cache hit, zip and directory.
+func TestScanFromIndexMatchesScanLayer(t *testing.T) {
+	files := []basegen.File{
+		f("python/app.py", 0o644, "def handler(e, c):\n    return 1\n"),
+		f("python/native.so", 0o755, elf(elfMachineX8664)),
+		f("bin/arm", 0o755, elf(elfMachineAArch64)),
+		f("bin/short", 0o755, "\x7fELF\x02\x01"),
+		f("bin/script", 0o755, "#!/bin/sh\nexec true with a long enough line\n"),
+		sym("lib/libx.so", "../python/native.so"),
+		sym("abs", "/var/task/app.py"),
+		d("empty/"),
+		// A whiteout-looking name is a whiteout to the unpacker, so both
+		// readings must treat it as one.
+		f("python/.wh.old.py", 0o644, "x"),
+		f("python/pkg/.wh..wh..opq", 0o644, ""),
+	}
+	ctx := context.Background()
+	cache := t.TempDir()
+	zipPath := writeZip(t, "layer.zip", files...)
+	dirPath := writeDir(t, files...)
+	for _, tc := range []struct {
+		name, src, prefix string
+		hit               bool
+	}{
+		{"zip", zipPath, "/opt", false},
+		{"zip from the cache", zipPath, "/opt", true},
+		{"directory", dirPath, "/var/task", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := layerconv.Convert(ctx, tc.src, layerconv.Options{Prefix: tc.prefix, CacheDir: cache, ModTime: fixedTime})
+			require.NoError(t, err)
+			defer res.Close()
+			require.Equal(t, tc.hit, res.CacheHit)
+			want, err := scanLayer(ctx, res.Layer, []string{""}, true)
+			require.NoError(t, err)
+			require.Len(t, want.ELF, 2, "the fixture has two ELF files")
+			kinds := map[string]int{}
+			for _, e := range want.Entries {
+				kinds[e.Type]++
+			}
+			for _, k := range []string{entDir, entFile, entSymlink, entWhiteout, entOpaque} {
+				require.Positive(t, kinds[k], "fixture covers kind %q", k)
+			}
+			assert.Equal(t, want, scanFromIndex(res))
+		})
+	}
+}
+
+// Added layers are listed from layerconv's index, never decompressed: the
+// scan cache (written for every layer the scanner reads) holds only the
+// base layers, and a build whose cached layer blob has been blanked still
+// succeeds with the same digest, which any read of that blob would prevent.
+func TestBuildDoesNotDecompressAddedLayers(t *testing.T) {
+	cache := t.TempDir()
+	base := baseImage(t, "x86_64")
+	opts := demoOpts(t, base)
+	opts.CacheDir = cache
+	first := mustBuild(t, opts)
+
+	baseLayers, err := base.Layers()
+	require.NoError(t, err)
+	var want []string
+	for _, l := range baseLayers {
+		d, err := l.Digest()
+		require.NoError(t, err)
+		want = append(want, d.Algorithm+"-"+d.Hex+".json")
+	}
+	scans, err := filepath.Glob(filepath.Join(cache, "layer-scan", "*", "*.json"))
+	require.NoError(t, err)
+	var got []string
+	for _, s := range scans {
+		got = append(got, filepath.Base(s))
+	}
+	assert.ElementsMatch(t, want, got, "only base layers were scanned")
+
+	blobs, err := filepath.Glob(filepath.Join(cache, "layerconv", "blobs", "sha256", "*"))
+	require.NoError(t, err)
+	require.Len(t, blobs, 1, "the layer zip is cached (the code directory is not)")
+	fi, err := os.Stat(blobs[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(blobs[0], make([]byte, fi.Size()), 0o644))
+	require.NoError(t, os.RemoveAll(filepath.Join(cache, "layer-scan")))
+
+	second, err := Build(context.Background(), opts)
+	require.NoError(t, err, "the blanked layer blob was read")
+	defer second.Close()
+	assert.Equal(t, first.Digest, second.Digest)
+	added := second.Layers[len(baseLayers)]
+	assert.True(t, added.CacheHit)
+	want1 := first.Layers[len(baseLayers)]
+	want1.CacheHit = true
+	assert.Equal(t, want1, added)
 }

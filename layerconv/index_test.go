@@ -106,19 +106,25 @@ func TestEntriesIndex(t *testing.T) {
 	assert.True(t, hit.CacheHit, "the old entry was replaced")
 	assert.Equal(t, want, hit.Entries)
 
-	// An entry whose index disagrees with its counts is a miss too.
-	raw, err = os.ReadFile(keys[0])
-	require.NoError(t, err)
-	var m cacheMeta
-	require.NoError(t, json.Unmarshal(raw, &m))
-	m.Entries = m.Entries[:3]
-	raw, err = json.Marshal(m)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(keys[0], raw, 0o644))
-	again, err = ConvertZip(ctx, p, Options{CacheDir: cache})
-	require.NoError(t, err)
-	assert.False(t, again.CacheHit)
-	assert.Equal(t, want, again.Entries)
+	// Another metadata version, or an index that disagrees with the
+	// counts, is a miss too.
+	for name, damage := range map[string]func(*cacheMeta){
+		"version": func(m *cacheMeta) { m.Version = metaVersion + 1 },
+		"index":   func(m *cacheMeta) { m.Entries = m.Entries[:3] },
+	} {
+		raw, err = os.ReadFile(keys[0])
+		require.NoError(t, err)
+		var m cacheMeta
+		require.NoError(t, json.Unmarshal(raw, &m))
+		damage(&m)
+		raw, err = json.Marshal(m)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(keys[0], raw, 0o644))
+		again, err = ConvertZip(ctx, p, Options{CacheDir: cache})
+		require.NoError(t, err)
+		assert.False(t, again.CacheHit, name)
+		assert.Equal(t, want, again.Entries, name)
+	}
 }
 
 func TestEntriesIndexDir(t *testing.T) {
