@@ -21,7 +21,10 @@ fi
 # The AWS Lambda Runtime Interface Emulator, static, pinned: the e2e tests put
 # it inside a Lambda-like base image.
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
-if ! command -v aws-lambda-rie >/dev/null 2>&1; then
-  CGO_ENABLED=0 GOBIN=/usr/local/bin go install \
-    "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${RIE_VERSION}"
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
+rie=$(command -v aws-lambda-rie || true)
+# Reinstall unless the binary on PATH was built from the pinned version.
+built=$( [ -n "$rie" ] && go version -m "$rie" 2>/dev/null || true)
+if ! grep -q "mod[[:space:]]*${RIE_MODULE}[[:space:]]*${RIE_VERSION}" <<<"$built"; then
+  CGO_ENABLED=0 GOBIN=/usr/local/bin go install "${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION}"
 fi
