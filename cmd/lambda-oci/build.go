@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -162,9 +162,22 @@ func parseSize(s string) (int64, error) {
 			break
 		}
 	}
-	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n <= 0 || n*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("%q: want a positive size such as 10GiB, 500MB or a number of bytes", s)
+	// Exact decimal arithmetic: a float would turn "1.5" into 1 byte
+	// without a word; a fraction of a byte is refused instead.
+	bad := fmt.Errorf("%q: want a positive size such as 10GiB, 500MB or a number of bytes", s)
+	if t == "" || strings.ContainsAny(t, "eE/+-") {
+		return 0, bad
 	}
-	return int64(n * float64(mult)), nil
+	n, ok := new(big.Rat).SetString(t)
+	if !ok || n.Sign() <= 0 {
+		return 0, bad
+	}
+	n.Mul(n, new(big.Rat).SetInt64(mult))
+	if !n.IsInt() {
+		return 0, fmt.Errorf("%q is %s bytes: want a whole number of bytes", s, n.FloatString(3))
+	}
+	if n.Num().Cmp(big.NewInt(1<<62)) > 0 {
+		return 0, bad
+	}
+	return n.Num().Int64(), nil
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -285,13 +289,13 @@ func TestBuildWarningsGoToStderr(t *testing.T) {
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
-		"10GiB": 10737418240, "10 GiB": 10737418240, "500MB": 500e6, "1024": 1024, "1.5KiB": 1536, "2gb": 2e9, "7B": 7,
+		"10GiB": 10737418240, "10 GiB": 10737418240, "500MB": 500e6, "1024": 1024, "1.5KiB": 1536, "2gb": 2e9, "7B": 7, "2.0": 2, "0.5KB": 500,
 	} {
 		got, err := parseSize(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "GiB", "-1", "0", "ten", "1e30GiB"} {
+	for _, bad := range []string{"", "GiB", "-1", "0", "ten", "1e30GiB", "1.5", "0.5B", "1.0001KB", "+5", "1/2KiB", "99999999999TiB"} {
 		_, err := parseSize(bad)
 		assert.Error(t, err, bad)
 	}
@@ -337,4 +341,31 @@ func TestBuildPush(t *testing.T) {
 	t.Run("docker-registry", func(t *testing.T) {
 		push(t, testregistry.Start(t, testregistry.Options{}).Host)
 	})
+}
+
+// A run stopped by a signal says "interrupted", not "context canceled".
+func TestInterruptedMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cancel func(context.CancelCauseFunc)
+		want   string
+	}{
+		{"signal", func(c context.CancelCauseFunc) { c(errors.New("interrupt signal received")) }, "lambda-oci: interrupted (interrupt signal received)\n"},
+		{"plain cancel", func(c context.CancelCauseFunc) { c(nil) }, "lambda-oci: interrupted\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			tc.cancel(cancel)
+			var stdout, stderr bytes.Buffer
+			a := &app{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+			out := filepath.Join(t.TempDir(), "o")
+			code := run(ctx, demoArgs("--no-cache", "--oci-layout", out), a)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout.String())
+			assert.Equal(t, tc.want, stderr.String()[strings.LastIndex(stderr.String(), "lambda-oci: "):])
+			assert.NoDirExists(t, out)
+		})
+	}
+	// Not cancelled: the error itself, even when it wraps context.Canceled.
+	assert.Equal(t, "x: context canceled", describeFailure(context.Background(), fmt.Errorf("x: %w", context.Canceled)))
 }

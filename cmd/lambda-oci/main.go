@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,10 +35,22 @@ func run(ctx context.Context, args []string, a *app) int {
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(a.stderr, "lambda-oci: "+describeError(err))
+		fmt.Fprintln(a.stderr, "lambda-oci: "+describeFailure(ctx, err))
 		return 1
 	}
 	return 0
+}
+
+// describeFailure is describeError, except that a run stopped by a signal
+// says so: "context canceled" reads like a bug, not like Ctrl-C.
+func describeFailure(ctx context.Context, err error) string {
+	if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return describeError(err)
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		return "interrupted (" + cause.Error() + ")"
+	}
+	return "interrupted"
 }
 
 func newRootCmd(a *app) *cobra.Command {

@@ -26,8 +26,11 @@ type migrateFlags struct {
 	cacheDir       string
 	noCache        bool
 	maxSize        string
-	out            outputFlags
-	push           pushFlags
+	// env and allowArchMismatch mean what they mean for build.
+	env               []string
+	allowArchMismatch bool
+	out               outputFlags
+	push              pushFlags
 }
 
 // migrateLayerJSON is one layer of the --json result: the build's entry, plus
@@ -102,6 +105,8 @@ only, since CI logs are no place for their values).`,
 	fs.StringVar(&f.emitConfig, "emit-function-config", "", "write the CreateFunction input for the image function to `FILE` (JSON)")
 	fs.StringVar(&f.createFunction, "create-function", "", "create the image function `NEW_NAME` and wait until it is Active")
 	fs.StringVar(&f.maxSize, "max-size", "10GiB", "limit on the uncompressed size of all layers, base included")
+	fs.StringArrayVar(&f.env, "env", nil, "add `KEY=VALUE` to the image environment (repeatable; after --include-env's values, so it wins)")
+	fs.BoolVar(&f.allowArchMismatch, "allow-arch-mismatch", false, "warn instead of failing when native files in layers or code are built for another architecture")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache for layer downloads and conversions (default $"+layerconv.CacheDirEnv+", else the user cache dir)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "download and convert everything afresh; write no cache")
 	f.out.bind(fs)
@@ -122,6 +127,11 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}
 	if f.createFunction != "" && len(f.out.tags) == 0 {
 		return errors.New("migrate: --create-function needs a pushed image: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+	}
+	// The configuration names the image by registry digest; an image that
+	// only went to a layout or a tarball has no URI Lambda could pull.
+	if f.emitConfig != "" && len(f.out.tags) == 0 {
+		return errors.New("migrate: --emit-function-config needs a pushed image (its Code.ImageUri): pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
 	}
 	maxSize, err := parseSize(f.maxSize)
 	if err != nil {
@@ -183,7 +193,7 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}()
 	spec := buildSpec{
 		Runtime: runtimeID, Base: base, Arch: arch, Handler: fn.Handler,
-		MaxSize: maxSize, CacheDir: cacheDir,
+		MaxSize: maxSize, CacheDir: cacheDir, AllowArchMismatch: f.allowArchMismatch,
 		// The name is part of the image history (and so of the digest):
 		// the function's name, never a path that depends on the cache.
 		Code: image.Source{Path: fn.CodePath, Name: "function " + fn.Name},
@@ -212,6 +222,7 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	} else if len(fn.Environment) > 0 {
 		logf(a, "function %s: %d environment variables kept out of the image (they go into the function configuration; --include-env bakes them in)", fn.Name, len(fn.Environment))
 	}
+	spec.Env = append(spec.Env, f.env...)
 
 	// buildAndEmit prints the build's own result; migrate prints its own
 	// instead, once the function configuration is known.

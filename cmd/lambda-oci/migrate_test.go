@@ -423,6 +423,7 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 		prepare func(t *testing.T, m *migration)
 		args    []string
 		noTag   bool
+		noAPI   bool // refused before any Lambda API call
 		want    []string
 	}{
 		{
@@ -476,7 +477,17 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			name:  "create function without a pushed image",
 			args:  []string{"--oci-layout", "OUTDIR", "--create-function", "orders-image"},
 			noTag: true,
+			noAPI: true,
 			want:  []string{"--create-function", "needs a pushed image", "--tag"},
+		},
+		{
+			// Without a push the configuration could only name a local
+			// image Lambda cannot pull.
+			name:  "function config without a pushed image",
+			args:  []string{"--oci-layout", "OUTDIR", "--tarball", "OUTDIR.tar"},
+			noTag: true,
+			noAPI: true,
+			want:  []string{"--emit-function-config", "needs a pushed image", "--tag"},
 		},
 	}
 	for _, tt := range tests {
@@ -505,8 +516,61 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			_, err := os.Stat(filepath.Join(dir, "create.json"))
 			assert.ErrorIs(t, err, fs.ErrNotExist, "no configuration emitted")
 			assert.Empty(t, m.fake.CreateRequests())
+			if tt.noAPI {
+				assert.Empty(t, m.fake.Calls(), "refused before any API call")
+			}
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "no output left behind")
 		})
 	}
+}
+
+// elfHead is the start of an ELF file for machine (little-endian): what the
+// architecture check reads.
+func elfHead(machine uint16) string {
+	h := []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00")
+	return string(append(h, byte(machine), byte(machine>>8))) + strings.Repeat("\x00", 44)
+}
+
+// TestMigrateEnvAndArchFlags: --env and --allow-arch-mismatch mean what they
+// mean for build.
+func TestMigrateEnvAndArchFlags(t *testing.T) {
+	m := newMigration(t)
+	fn := m.function()
+	// An x86-64 library in the code of an arm64 function.
+	fn.Code = buildZip(t,
+		zipFile{"app.py", 0o644, "def handler(event, context):\n    return 1\n"},
+		zipFile{"lib/native.so", 0o755, elfHead(62)})
+	m.fake.AddFunction(fn)
+	dir := t.TempDir()
+
+	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
+		"--oci-layout", filepath.Join(dir, "refused"))
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "/var/task/lib/native.so (x86-64)")
+	assert.Contains(t, stderr, "--allow-arch-mismatch")
+	assert.NoDirExists(t, filepath.Join(dir, "refused"))
+
+	lay := filepath.Join(dir, "allowed")
+	code, _, stderr = m.run(t, "migrate", "--function", "orders", "--base", testBase, "--include-env",
+		"--allow-arch-mismatch", "--env", "TABLE=override", "--env", "EXTRA=1", "--oci-layout", lay)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "warning:")
+	assert.Contains(t, stderr, "allowed by --allow-arch-mismatch")
+	img := layoutImage(t, lay, defaultImageName)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Contains(t, cf.Config.Env, "TABLE=override", "--env wins over the function's value")
+	assert.NotContains(t, cf.Config.Env, "TABLE=orders")
+	assert.Contains(t, cf.Config.Env, "EXTRA=1")
+	assert.Contains(t, cf.Config.Env, "API_KEY=s3cr3t")
+
+	code, _, stderr = m.run(t, "migrate", "--function", "orders", "--base", testBase, "--allow-arch-mismatch",
+		"--env", "NOPE", "--oci-layout", filepath.Join(dir, "bad-env"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `"NOPE"`)
 }
 
 // customRuntimeBase writes an OCI layout holding a single-platform arm64 base
