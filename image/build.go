@@ -581,11 +581,9 @@ func (b *builder) checkArch(adds []*added) error {
 		want = elfMachineAArch64
 	}
 	var bad []string
-	for _, a := range adds {
-		for _, f := range a.scan.ELF {
-			if f.Machine != want {
-				bad = append(bad, fmt.Sprintf("/%s (%s)", f.Path, elfMachineName(f.Machine)))
-			}
+	for p, m := range mergedELF(adds) {
+		if m != want {
+			bad = append(bad, fmt.Sprintf("/%s (%s)", p, elfMachineName(m)))
 		}
 	}
 	if len(bad) == 0 {
@@ -598,6 +596,52 @@ func (b *builder) checkArch(adds []*added) error {
 		return nil
 	}
 	return fmt.Errorf("build: %w", err)
+}
+
+// mergedELF is the ELF files the container sees, by path, with their
+// machines: the added layers stacked in order, so a later layer's file (ELF
+// or not), a directory put in a file's place, or a whiteout replaces what an
+// earlier layer wrote. Only what Lambda would run counts: a library a later
+// layer overrides is never loaded. Base layers are not read for ELF headers;
+// the base is the platform's own.
+func mergedELF(adds []*added) map[string]uint16 {
+	elf := map[string]uint16{}
+	dirs := map[string]bool{} // directories the added layers made, so far
+	removeUnder := func(p string) {
+		pre := p + "/"
+		for k := range elf {
+			if strings.HasPrefix(k, pre) {
+				delete(elf, k)
+			}
+		}
+	}
+	for _, a := range adds {
+		// A layer's entries replace the lower layers' before its own ELF
+		// files are added: a whiteout never hides its own layer's files.
+		for _, e := range a.scan.Entries {
+			switch e.Type {
+			case entWhiteout:
+				delete(elf, e.Path)
+				removeUnder(e.Path)
+				delete(dirs, e.Path)
+			case entOpaque:
+				removeUnder(e.Path)
+			case entDir:
+				delete(elf, e.Path)
+				dirs[e.Path] = true
+			default:
+				delete(elf, e.Path)
+				if dirs[e.Path] {
+					removeUnder(e.Path)
+					delete(dirs, e.Path)
+				}
+			}
+		}
+		for _, f := range a.scan.ELF {
+			elf[f.Path] = f.Machine
+		}
+	}
+	return elf
 }
 
 // checkEntrypoint warns about bases Lambda cannot start the way the AWS

@@ -527,3 +527,109 @@ func TestHumanBytes(t *testing.T) {
 		assert.Equal(t, want, humanBytes(n))
 	}
 }
+
+// The check looks at what the container sees: a file a later layer
+// overrides is never loaded, whatever its architecture (both orders).
+func TestBuildArchLastWriterWins(t *testing.T) {
+	armZip := func(t *testing.T) string {
+		return writeZip(t, "arm.zip", f("lib/libx.so", 0o755, elf(elfMachineAArch64)))
+	}
+	x86Zip := func(t *testing.T) string {
+		return writeZip(t, "x86.zip", f("lib/libx.so", 0o755, elf(elfMachineX8664)))
+	}
+	scriptZip := func(t *testing.T) string {
+		return writeZip(t, "script.zip", f("lib/libx.so", 0o755, "#!/bin/sh\necho no longer native code here\n"))
+	}
+	for _, tc := range []struct {
+		name    string
+		arch    string
+		layers  []func(*testing.T) string
+		wantBad string // "" when the build succeeds
+	}{
+		{"arm then x86 on x86_64", "x86_64", []func(*testing.T) string{armZip, x86Zip}, ""},
+		{"arm then x86 on arm64", "arm64", []func(*testing.T) string{armZip, x86Zip}, "/opt/lib/libx.so (x86-64)"},
+		{"x86 then arm on arm64", "arm64", []func(*testing.T) string{x86Zip, armZip}, ""},
+		{"x86 then arm on x86_64", "x86_64", []func(*testing.T) string{x86Zip, armZip}, "/opt/lib/libx.so (AArch64)"},
+		{"arm replaced by a script", "x86_64", []func(*testing.T) string{armZip, scriptZip}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := demoOpts(t, baseImage(t, tc.arch))
+			opts.Arch = tc.arch
+			for _, l := range tc.layers {
+				opts.Layers = append(opts.Layers, Source{Path: l(t)})
+			}
+			res, err := Build(context.Background(), opts)
+			if tc.wantBad == "" {
+				require.NoError(t, err)
+				res.Close()
+				return
+			}
+			var ae *ArchMismatchError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, []string{tc.wantBad}, ae.Files, "the overridden file is not listed")
+		})
+	}
+}
+
+// ELF files in the base are the platform's own business: an arm64 library
+// under /opt in an x86_64 base does not fail the build.
+func TestBuildArchIgnoresBaseELF(t *testing.T) {
+	base := baseImage(t, "x86_64")
+	blob, err := basegen.TarGz([]basegen.File{d("opt/"), d("opt/lib/"), f("opt/lib/base.so", 0o755, elf(elfMachineAArch64))}, basegen.Created)
+	require.NoError(t, err)
+	l, err := layerFromBytes(blob)
+	require.NoError(t, err)
+	mt, err := base.MediaType()
+	require.NoError(t, err)
+	fam, err := familyOf(mt)
+	require.NoError(t, err)
+	base, err = mutate.Append(base, mutate.Addendum{Layer: typedLayer{l, fam.layer}})
+	require.NoError(t, err)
+	opts := demoOpts(t, base)
+	res := mustBuild(t, opts)
+	assert.Empty(t, res.Warnings)
+
+	// Control: the same file in an added layer is refused.
+	opts.Layers = append(opts.Layers, Source{Path: writeZip(t, "arm.zip", f("lib/base.so", 0o755, elf(elfMachineAArch64)))})
+	_, err = Build(context.Background(), opts)
+	var ae *ArchMismatchError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, []string{"/opt/lib/base.so (AArch64)"}, ae.Files)
+}
+
+// mergedELF applies whiteouts, opaque directories and type changes the way
+// the container's overlay does.
+func TestMergedELF(t *testing.T) {
+	layer := func(entries []scanEntry, elfs ...elfFile) *added {
+		return &added{scan: &layerScan{Entries: entries, ELF: elfs, ELFScanned: true}}
+	}
+	file := func(p string) scanEntry { return scanEntry{Path: p, Type: entFile} }
+	dir := func(p string) scanEntry { return scanEntry{Path: p, Type: entDir} }
+	lower := layer([]scanEntry{dir("opt"), dir("opt/a"), file("opt/a/x.so"), dir("opt/a/b"), file("opt/a/b/y.so"), dir("opt/c"), file("opt/c/z.so"), file("opt/w.so")},
+		elfFile{"opt/a/x.so", elfMachineAArch64}, elfFile{"opt/a/b/y.so", elfMachineAArch64}, elfFile{"opt/c/z.so", elfMachineAArch64}, elfFile{"opt/w.so", elfMachineAArch64})
+	for _, tc := range []struct {
+		name  string
+		upper *added
+		want  map[string]uint16
+	}{
+		{"nothing above", layer(nil), map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
+		{"whiteout of a directory", layer([]scanEntry{{Path: "opt/a/b", Type: entWhiteout}}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
+		{"whiteout of a file", layer([]scanEntry{{Path: "opt/w.so", Type: entWhiteout}}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
+		{"opaque directory", layer([]scanEntry{dir("opt/a"), {Path: "opt/a", Type: entOpaque}, file("opt/a/new.so")}, elfFile{"opt/a/new.so", elfMachineX8664}),
+			map[string]uint16{"opt/a/new.so": elfMachineX8664, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
+		{"file replaces a directory", layer([]scanEntry{file("opt/c")}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
+		{"symlink replaces a file", layer([]scanEntry{{Path: "opt/w.so", Type: entSymlink, Link: "a/x.so"}}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
+		{"directory replaces a file", layer([]scanEntry{dir("opt/w.so")}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
+		{"ELF replaced by ELF", layer([]scanEntry{file("opt/w.so")}, elfFile{"opt/w.so", elfMachineX8664}),
+			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineX8664}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, mergedELF([]*added{lower, tc.upper}))
+		})
+	}
+}
