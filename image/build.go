@@ -2,11 +2,14 @@ package image
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -55,6 +58,12 @@ func (e *SizeError) Error() string {
 	fmt.Fprintf(&b, "  %-19s  %-9s  %14s  %14s  %s\n", "DIGEST", "KIND", "COMPRESSED", "UNCOMPRESSED", "SOURCE")
 	var comp int64
 	for _, l := range e.Layers {
+		if l.Declared {
+			// Never converted: no digest, no compressed size, only what
+			// the input declares.
+			fmt.Fprintf(&b, "  %-19s  %-9s  %14s  %14d  %s (declared size: %s)\n", "-", l.Kind, "-", l.UncompressedSize, l.Source, l.DeclaredNote)
+			continue
+		}
 		comp += l.Size
 		fmt.Fprintf(&b, "  %-19s  %-9s  %14d  %14d  %s\n", shortDigest(l.Digest), l.Kind, l.Size, l.UncompressedSize, l.Source)
 	}
@@ -273,6 +282,7 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	basePrefixes := b.basePrefixes()
 	baseScans := make([]*layerScan, len(baseLayers))
 	var adds []*added
+	var refused *tooLarge
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU() + 1)
 	for i, l := range baseLayers {
@@ -287,7 +297,7 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	}
 	g.Go(func() error {
 		var err error
-		adds, err = b.convertAll(gctx)
+		adds, refused, err = b.convertAll(gctx)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -295,6 +305,9 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	}
 	for i := range baseInfos {
 		baseInfos[i].UncompressedSize = baseScans[i].UncompressedSize
+	}
+	if refused != nil {
+		return nil, b.sizeErrorFor(baseInfos, adds, refused)
 	}
 
 	view := fsView{}
@@ -401,25 +414,121 @@ func (b *builder) basePrefixes() []string {
 }
 
 // convertAll converts the layers in order, then the code; one at a time,
-// since each conversion already uses every core for compression.
-func (b *builder) convertAll(ctx context.Context) ([]*added, error) {
-	var adds []*added
+// since each conversion already uses every core for compression. An input
+// over the size limit on its own stops the conversions without failing
+// them: the caller still owes the user the per-layer table (rule 4), so it
+// gets the layers converted so far and the index of the refused input.
+func (b *builder) convertAll(ctx context.Context) (adds []*added, refused *tooLarge, err error) {
 	n := len(b.opts.Layers)
 	for i, src := range b.opts.Layers {
 		a, err := b.convert(ctx, src, "/opt", "layer")
+		if errors.Is(err, layerconv.ErrTooLarge) {
+			return adds, &tooLarge{index: i, err: err}, nil
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.desc = fmt.Sprintf("lambda-oci: layer %d/%d %s at /opt (%s)", i+1, n, a.info.Source, a.info.Digest)
 		adds = append(adds, a)
 	}
 	a, err := b.convert(ctx, b.opts.Code, b.taskRoot, "code")
+	if errors.Is(err, layerconv.ErrTooLarge) {
+		return adds, &tooLarge{index: n, err: err}, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.desc = fmt.Sprintf("lambda-oci: function code %s at %s (%s)", a.info.Source, b.taskRoot, a.info.Digest)
 	adds = append(adds, a)
-	return adds, nil
+	return adds, nil, nil
+}
+
+// tooLarge is an input layerconv refused as over the limit by itself.
+type tooLarge struct {
+	index int // into Layers, then len(Layers) for the code
+	err   error
+}
+
+// sizeErrorFor is the per-layer table when an input was refused before it
+// was converted: the base layers and the converted inputs as measured, the
+// refused input and those after it with the sizes their entries declare.
+func (b *builder) sizeErrorFor(baseInfos []LayerInfo, adds []*added, tl *tooLarge) error {
+	infos := append([]LayerInfo{}, baseInfos...)
+	for _, a := range adds {
+		infos = append(infos, a.info)
+	}
+	srcs := append(append([]Source{}, b.opts.Layers...), b.opts.Code)
+	for i := tl.index; i < len(srcs); i++ {
+		kind := "layer"
+		if i == len(b.opts.Layers) {
+			kind = "code"
+		}
+		note := "not converted"
+		if i == tl.index {
+			note = "refused before conversion"
+		}
+		n, err := declaredSize(srcs[i].Path)
+		if err != nil {
+			note += ", unreadable: " + err.Error()
+		}
+		infos = append(infos, LayerInfo{Kind: kind, Source: srcs[i].name(), Path: srcs[i].Path,
+			UncompressedSize: n, Declared: true, DeclaredNote: note})
+	}
+	var total int64
+	for _, l := range infos {
+		total += l.UncompressedSize
+	}
+	if total <= b.maxSize {
+		// The declared sizes do not add up to the limit (they leave out
+		// what layerconv counts on top): the converter's own words then.
+		return fmt.Errorf("build: %w", tl.err)
+	}
+	return &SizeError{Limit: b.maxSize, Total: total, Layers: infos}
+}
+
+// declaredSize is what an input says it holds without being read: the sum
+// of a zip's central-directory sizes, or of a directory's file sizes
+// (symlinks count their target's length, as layerconv counts them).
+func declaredSize(p string) (int64, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	if !fi.IsDir() {
+		zr, err := zip.OpenReader(p)
+		if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+			return 0, err
+		}
+		defer zr.Close()
+		for _, f := range zr.File {
+			if total += int64(f.UncompressedSize64); total < 0 {
+				return math.MaxInt64, nil
+			}
+		}
+		return total, nil
+	}
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			total += int64(len(t))
+		}
+		return nil
+	})
+	return total, err
 }
 
 func (b *builder) convert(ctx context.Context, src Source, prefix, kind string) (*added, error) {

@@ -633,3 +633,80 @@ func TestMergedELF(t *testing.T) {
 		})
 	}
 }
+
+// Rule 4 when one input is over the limit by itself: layerconv refuses it
+// before converting, and the user still gets the per-layer table, with the
+// refused input's declared size marked as such.
+func TestBuildSizeTableWhenOneInputIsTooLarge(t *testing.T) {
+	base := baseImage(t, "x86_64")
+	big := strings.Repeat("x", 200_000)
+	for _, tc := range []struct {
+		name      string
+		layers    func(t *testing.T) []Source
+		code      func(t *testing.T) Source
+		wantKinds []string // kinds of the declared rows
+		refused   string
+	}{
+		{"a layer", func(t *testing.T) []Source {
+			return []Source{
+				{Path: writeZip(t, "layer.zip", basegen.DemoLayerFiles()...)},
+				{Path: writeZip(t, "big.zip", f("data/big.bin", 0o644, big))},
+			}
+		}, func(t *testing.T) Source {
+			return Source{Path: writeDir(t, f("app.py", 0o644, "def handler(e, c):\n    return 1\n"))}
+		}, []string{"layer", "code"}, "big.zip"},
+		{"the code directory", func(t *testing.T) []Source {
+			return []Source{{Path: writeZip(t, "layer.zip", basegen.DemoLayerFiles()...)}}
+		}, func(t *testing.T) Source {
+			return Source{Path: writeDir(t, f("app.py", 0o644, "def handler(e, c):\n    return 1\n"), f("big.bin", 0o644, big)), Name: "code-dir"}
+		}, []string{"code"}, "code-dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := demoOpts(t, base)
+			opts.Layers, opts.Code = tc.layers(t), tc.code(t)
+			opts.MaxSize = 100_000
+			_, err := Build(context.Background(), opts)
+			var se *SizeError
+			require.ErrorAs(t, err, &se)
+			assert.NotContains(t, err.Error(), "layerconv:", "the table, not the converter's bare refusal")
+
+			baseLayers, err2 := base.Layers()
+			require.NoError(t, err2)
+			require.Greater(t, len(se.Layers), len(baseLayers))
+			var total int64
+			for i, bl := range baseLayers {
+				d, err := bl.Digest()
+				require.NoError(t, err)
+				assert.Equal(t, d, se.Layers[i].Digest)
+				assert.Equal(t, mustLen(t, bl), se.Layers[i].UncompressedSize, "base layer %d measured", i)
+			}
+			var declaredKinds []string
+			for _, l := range se.Layers {
+				total += l.UncompressedSize
+				if l.Declared {
+					declaredKinds = append(declaredKinds, l.Kind)
+					continue
+				}
+				assert.NotEmpty(t, l.Digest.Hex, "converted rows have digests: %+v", l)
+			}
+			assert.Equal(t, tc.wantKinds, declaredKinds)
+			assert.Equal(t, total, se.Total)
+			assert.Greater(t, se.Total, se.Limit)
+			refused := se.Layers[len(se.Layers)-len(tc.wantKinds)]
+			assert.Equal(t, tc.refused, refused.Source)
+			assert.GreaterOrEqual(t, refused.UncompressedSize, int64(len(big)))
+			assert.Contains(t, err.Error(), tc.refused+" (declared size: refused before conversion)")
+			assert.Contains(t, err.Error(), "UNCOMPRESSED")
+		})
+	}
+}
+
+func mustLen(t *testing.T, l v1.Layer) int64 {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	require.NoError(t, err)
+	return n
+}

@@ -105,6 +105,11 @@ type LayerInfo struct {
 	Path string `json:"path,omitempty"`
 	// CacheHit reports that the layer came from the conversion cache.
 	CacheHit bool `json:"cacheHit,omitempty"`
+	// Declared marks an input that was never converted (in a SizeError
+	// only): UncompressedSize is what its entries declare, Digest and Size
+	// are unknown, DeclaredNote says why.
+	Declared     bool   `json:"declared,omitempty"`
+	DeclaredNote string `json:"declaredNote,omitempty"`
 }
 
 // Result is a built image, not yet written anywhere.

@@ -222,6 +222,8 @@ func TestBuildRefusals(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
+	bigZip := filepath.Join(t.TempDir(), "big.zip")
+	require.NoError(t, os.WriteFile(bigZip, buildZip(t, zipFile{"data/big.bin", 0o644, strings.Repeat("x", 200_000)}), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -229,6 +231,12 @@ func TestBuildRefusals(t *testing.T) {
 	}{
 		{"no output", demoArgs(), []string{"no output"}},
 		{"over max size", demoArgs("--max-size", "4KiB"), []string{"over the limit", "UNCOMPRESSED", "layer.zip", "sha256:"}},
+		// One input over the limit by itself: the same table (base rows
+		// measured, the refused zip's declared size), not the converter's
+		// bare refusal.
+		{"one layer over max size", demoArgs("--layer", bigZip, "--max-size", "100KB"),
+			[]string{"over the limit of 97.66 KiB", "UNCOMPRESSED", "base oci:../../testdata/base:latest", "sha256:",
+				"big.zip (declared size: refused before conversion)", "code (declared size: not converted)"}},
 		{"missing handler module", []string{"build", "--base", fixtureBase, "--code", demoCode, "--handler", "main.handler"},
 			[]string{`"main.handler"`, "/var/task/main.py", "/opt/python/main.py"}},
 		{"bad arch", demoArgs("--arch", "amd64"), []string{`"amd64"`, "x86_64, arm64"}},
