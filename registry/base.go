@@ -143,11 +143,20 @@ func pickLayoutEntry(ds []v1.Descriptor, tag string) (v1.Descriptor, error) {
 		}
 		return v1.Descriptor{}, fmt.Errorf("layout holds %d entries, name one with oci:PATH:TAG (names: %s)", len(ds), strings.Join(names, ", "))
 	}
+	// An exact name wins over tag-part matches: a layout holding the base
+	// "latest" and a built "example.com/fn:latest" still opens as
+	// oci:DIR:latest.
 	var found []v1.Descriptor
 	for _, d := range ds {
-		n := d.Annotations[refNameAnnotation]
-		if n == tag || (n != "" && tagPart(n) == tag) {
+		if d.Annotations[refNameAnnotation] == tag {
 			found = append(found, d)
+		}
+	}
+	if len(found) == 0 {
+		for _, d := range ds {
+			if n := d.Annotations[refNameAnnotation]; n != "" && tagPart(n) == tag {
+				found = append(found, d)
+			}
 		}
 	}
 	switch len(found) {

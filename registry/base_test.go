@@ -13,10 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	gcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,58 +100,6 @@ func TestFetchBaseRemote(t *testing.T) {
 	assert.Contains(t, err.Error(), host+"/base/img:missing")
 }
 
-func TestWriteLayout(t *testing.T) {
-	ctx := context.Background()
-	img, err := random.Image(300, 2)
-	require.NoError(t, err)
-	dir := filepath.Join(t.TempDir(), "out")
-	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
-	// Replacing an existing layout works and leaves one entry.
-	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
-
-	lp, err := layout.FromPath(dir)
-	require.NoError(t, err)
-	idx, err := lp.ImageIndex()
-	require.NoError(t, err)
-	im, err := idx.IndexManifest()
-	require.NoError(t, err)
-	require.Len(t, im.Manifests, 1)
-	assert.Equal(t, "example.com/fn:latest", im.Manifests[0].Annotations[refNameAnnotation])
-	got, err := idx.Image(im.Manifests[0].Digest)
-	require.NoError(t, err)
-	assert.NoError(t, validate.Image(got))
-	assertNoTemp(t, filepath.Dir(dir))
-
-	// A non-empty directory that is not a layout is refused, untouched.
-	other := filepath.Join(t.TempDir(), "precious")
-	require.NoError(t, os.MkdirAll(other, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(other, "keep.txt"), []byte("x"), 0o644))
-	err = WriteLayout(ctx, other, img, "x")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "not an OCI layout")
-	_, err = os.Stat(filepath.Join(other, "keep.txt"))
-	assert.NoError(t, err)
-}
-
-func TestWriteTarball(t *testing.T) {
-	ctx := context.Background()
-	img, err := random.Image(300, 2)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "img.tar")
-	require.NoError(t, WriteTarball(ctx, path, img, "example.com/fn:latest"))
-	tag := must(name.NewTag("example.com/fn:latest"))
-	got, err := tarball.ImageFromPath(path, &tag)
-	require.NoError(t, err)
-	assert.NoError(t, validate.Image(got))
-	wantD, _ := img.Digest()
-	gotD, _ := got.Digest()
-	assert.Equal(t, wantD, gotD)
-	assertNoTemp(t, filepath.Dir(path))
-
-	err = WriteTarball(ctx, path, img, "Not A Tag")
-	assert.Error(t, err)
-}
-
 func TestWriteImageRefs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "refs")
 	require.NoError(t, WriteImageRefs(path, []string{"a@sha256:1", "b@sha256:2"}))
@@ -179,3 +125,40 @@ func must[T any](v T, err error) T {
 }
 
 var _ v1.Image = (v1.Image)(nil)
+
+func TestPickLayoutEntry(t *testing.T) {
+	named := func(ns ...string) []v1.Descriptor {
+		var ds []v1.Descriptor
+		for i, n := range ns {
+			ds = append(ds, v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: sprintf("%064d", i)},
+				Annotations: map[string]string{refNameAnnotation: n}})
+		}
+		return ds
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []v1.Descriptor
+		tag     string
+		want    string // ref name picked
+		wantErr string
+	}{
+		{name: "exact beats tag part", entries: named("example.com/fn:latest", "latest"), tag: "latest", want: "latest"},
+		{name: "full name", entries: named("example.com/fn:latest", "latest"), tag: "example.com/fn:latest", want: "example.com/fn:latest"},
+		{name: "tag part", entries: named("example.com/fn:v1", "latest"), tag: "v1", want: "example.com/fn:v1"},
+		{name: "ambiguous tag part", entries: named("a.com/fn:latest", "b.com/fn:latest"), tag: "latest", wantErr: "2 entries match"},
+		{name: "missing", entries: named("latest"), tag: "v2", wantErr: `no entry named "v2"`},
+		{name: "no tag, one entry", entries: named("x"), want: "x"},
+		{name: "no tag, two entries", entries: named("x", "y"), wantErr: "holds 2 entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := pickLayoutEntry(tc.entries, tc.tag)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, d.Annotations[refNameAnnotation])
+		})
+	}
+}
