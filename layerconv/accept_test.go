@@ -345,6 +345,55 @@ func TestResultLayer(t *testing.T) {
 	assert.NoFileExists(t, blob)
 }
 
+// ".." through a real directory of the archive is resolved lexically and
+// accepted (S2 refuses it only through a symlink).
+func TestConvertZipDotDotThroughDirectory(t *testing.T) {
+	r, err := convertBytes(t, buildZip(t, []zent{
+		{name: "a/b/", mode: fs.ModeDir | 0o755},
+		{name: "a/b/../c", body: "c", mode: 0o644},
+		{name: "a/l", body: "b", mode: fs.ModeSymlink | 0o777},
+	}), Options{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"opt/": "5755", "opt/a/": "5755", "opt/a/b/": "5755", "opt/a/c": "0644", "opt/a/l": "2777",
+	}, modesByName(readResult(t, r)))
+}
+
+// Without a cache, WriteFile puts the blob in place by a hard link from
+// Options.TempDir (no second copy of the layer); with a cache it copies,
+// so the output never shares a file with the cache.
+func TestWriteFileLinksUncachedBlob(t *testing.T) {
+	p := writeZip(t, []zent{{name: "a", body: strings.Repeat("x", 100000), mode: 0o644, method: zip.Deflate}})
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			outDir, cache := t.TempDir(), ""
+			if cached {
+				cache = t.TempDir()
+			}
+			r, err := ConvertZip(context.Background(), p, Options{TempDir: outDir, CacheDir: cache})
+			require.NoError(t, err)
+			out := filepath.Join(outDir, "sub.tar.gz")
+			require.NoError(t, os.WriteFile(out, []byte("old"), 0o600), "an existing output is replaced")
+			require.NoError(t, r.WriteFile(context.Background(), out))
+			blobFI, err := os.Stat(r.blobPath)
+			require.NoError(t, err)
+			outFI, err := os.Stat(out)
+			require.NoError(t, err)
+			assert.Equal(t, !cached, os.SameFile(blobFI, outFI), "linked when uncached, copied when cached")
+			assert.Equal(t, fs.FileMode(0o644), outFI.Mode().Perm())
+			require.NoError(t, r.Close())
+			data, err := os.ReadFile(out)
+			require.NoError(t, err, "the output outlives Close")
+			sum := sha256.Sum256(data)
+			assert.Equal(t, r.Digest.Hex, hex.EncodeToString(sum[:]))
+			ents, err := os.ReadDir(outDir)
+			require.NoError(t, err)
+			require.Len(t, ents, 1, "only the output is left in the output directory")
+			assert.Equal(t, "sub.tar.gz", ents[0].Name())
+		})
+	}
+}
+
 func TestWriteFileLeavesNothingOnFailure(t *testing.T) {
 	r, err := convertBytes(t, buildZip(t, []zent{{name: "a", body: "x", mode: 0o644}}), Options{})
 	require.NoError(t, err)

@@ -87,8 +87,11 @@ func (c *cache) blobPath(d v1.Hash) string {
 }
 
 // lookup returns the cached result, or false for a miss (an unreadable or
-// inconsistent entry is a miss: the conversion then overwrites it).
-func (c *cache) lookup() (*Result, bool) {
+// inconsistent entry is a miss: the conversion then overwrites it). The
+// blob is hashed once (compressed, as stored: no inflating) and must match
+// its digest, so a damaged cache file is converted again rather than
+// shipped under a digest it does not have.
+func (c *cache) lookup(ctx context.Context) (*Result, bool) {
 	data, err := os.ReadFile(c.keyPath())
 	if err != nil {
 		return nil, false
@@ -104,14 +107,27 @@ func (c *cache) lookup() (*Result, bool) {
 		return nil, false
 	}
 	bp := c.blobPath(m.Digest)
-	fi, err := os.Stat(bp)
-	if err != nil || fi.Size() != m.Size {
+	if !blobIntact(ctx, bp, m.Digest, m.Size) {
 		return nil, false
 	}
 	r := newResult(blob{path: bp, digest: m.Digest, diffID: m.DiffID, size: m.Size, uncompSize: m.UncompressedSize},
 		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized, index: m.Entries}, "")
 	r.CacheHit = true
 	return r, true
+}
+
+// blobIntact reports whether the file at p has the given size and sha256.
+func blobIntact(ctx context.Context, p string, d v1.Hash, size int64) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return false
+	}
+	sum, err := hashFile(ctx, f)
+	return err == nil && hex.EncodeToString(sum) == d.Hex
 }
 
 // staleTmp is how old a temporary file must be before a later conversion

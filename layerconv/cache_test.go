@@ -1,9 +1,12 @@
 package layerconv
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,6 +87,40 @@ func TestCacheDamagedEntryIsAMiss(t *testing.T) {
 	r, err = ConvertZip(ctx, p, Options{CacheDir: cache})
 	require.NoError(t, err)
 	assert.True(t, r.CacheHit, "repaired")
+}
+
+// A blob of the right size with the wrong content (bit rot, a tool that
+// rewrote it) is a miss: converted again, the bad file replaced atomically
+// by a new one, never returned under a digest it does not have.
+func TestCacheDamagedBlobOfTheRightSizeIsAMiss(t *testing.T) {
+	p := writeZip(t, []zent{{name: "a", body: strings.Repeat("abc", 10000), mode: 0o644, method: zip.Deflate}})
+	cache := t.TempDir()
+	ctx := context.Background()
+	first, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+	require.NoError(t, err)
+	good, err := os.ReadFile(first.blobPath)
+	require.NoError(t, err)
+
+	for name, damage := range map[string]func([]byte) []byte{
+		"zeroed":      func(b []byte) []byte { return make([]byte, len(b)) },
+		"one bit off": func(b []byte) []byte { b = bytes.Clone(b); b[len(b)/2] ^= 1; return b },
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, os.WriteFile(first.blobPath, damage(good), 0o644))
+			before := inode(t, first.blobPath)
+			r, err := ConvertZip(ctx, p, Options{CacheDir: cache})
+			require.NoError(t, err)
+			assert.False(t, r.CacheHit, "the damaged blob is not a hit")
+			assert.Equal(t, first.Digest, r.Digest)
+			got, err := os.ReadFile(r.blobPath)
+			require.NoError(t, err)
+			assert.Equal(t, good, got, "the blob is repaired")
+			assert.NotEqual(t, before, inode(t, first.blobPath), "replaced by rename, not rewritten in place")
+			r, err = ConvertZip(ctx, p, Options{CacheDir: cache})
+			require.NoError(t, err)
+			assert.True(t, r.CacheHit)
+		})
+	}
 }
 
 // Two converters filling the same cache at once both succeed with the same

@@ -70,6 +70,9 @@ func (w *dirWalk) walk(ctx context.Context, rel string) error {
 		if !utf8.ValidString(name) {
 			return entryErr(w.src, name, fmt.Errorf("%w: not valid UTF-8", ErrInvalidName))
 		}
+		if isWhiteout(de.Name()) {
+			return entryErr(w.src, name, fmt.Errorf("%w: %q", ErrWhiteout, de.Name()))
+		}
 		fi, err := w.root.Lstat(name)
 		if err != nil {
 			return entryErr(w.src, name, err)

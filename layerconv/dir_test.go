@@ -3,6 +3,7 @@ package layerconv
 import (
 	"archive/tar"
 	"context"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -119,6 +120,30 @@ func TestConvertDirRefuses(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(d, "b"), make([]byte, 600), 0o000)) // unreadable: never opened
 		_, err := ConvertDir(context.Background(), d, Options{MaxSize: 1000})
 		assert.ErrorIs(t, err, ErrTooLarge)
+	})
+	for _, tc := range []struct{ name, entry string }{
+		{"a/.wh.app.py", "a/.wh.app.py"},
+		{".wh..wh..opq", ".wh..wh..opq"},
+		{"d/.wh.sub/f", "d/.wh.sub"},
+	} {
+		t.Run("whiteout "+tc.name, func(t *testing.T) {
+			d := t.TempDir()
+			full := filepath.Join(d, tc.name)
+			require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+			require.NoError(t, os.WriteFile(full, []byte("x"), 0o644))
+			tmp := t.TempDir()
+			r, err := ConvertDir(context.Background(), d, Options{TempDir: tmp})
+			assert.Nil(t, r)
+			assert.ErrorIs(t, err, ErrWhiteout)
+			assert.ErrorContains(t, err, fmt.Sprintf("entry %q", tc.entry))
+			assertEmptyDir(t, tmp)
+		})
+	}
+	t.Run("whiteout symlink", func(t *testing.T) {
+		d := t.TempDir()
+		require.NoError(t, os.Symlink("x", filepath.Join(d, ".wh.x")))
+		_, err := ConvertDir(context.Background(), d, Options{})
+		assert.ErrorIs(t, err, ErrWhiteout)
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := Convert(context.Background(), filepath.Join(t.TempDir(), "nope"), Options{})

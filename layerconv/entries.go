@@ -24,6 +24,9 @@ type entry struct {
 	size   int64 // declared content size (files and symlinks)
 	target string
 	src    int // index into the source's own list; -1 for synthesised parents
+	// via lists the paths a name walked through before a ".." took it back
+	// out (a/l for a/l/../x), which buildTree checks are not symlinks.
+	via []string
 	// normalized: the name or the mode was rewritten.
 	normalized bool
 }
@@ -33,20 +36,22 @@ const symlinkMax = 4095
 
 // normalizeName turns a source name into a clean relative path. changed
 // reports a rewrite beyond dropping a directory's trailing slash. An empty
-// result names the root itself.
-func normalizeName(raw string, backslashes bool) (name string, changed bool, err error) {
+// result names the root itself. via lists the paths a ".." stepped back
+// out of (see entry.via): ".." is resolved lexically here, which is only
+// right when none of them is a symlink.
+func normalizeName(raw string, backslashes bool) (name string, changed bool, via []string, err error) {
 	if strings.IndexByte(raw, 0) >= 0 {
-		return "", false, fmt.Errorf("%w: contains NUL", ErrInvalidName)
+		return "", false, nil, fmt.Errorf("%w: contains NUL", ErrInvalidName)
 	}
 	if !utf8.ValidString(raw) {
-		return "", false, fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
+		return "", false, nil, fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
 	}
 	s := raw
 	if backslashes && strings.ContainsRune(s, '\\') {
 		s = strings.ReplaceAll(s, `\`, "/")
 	}
 	if strings.HasPrefix(s, "/") {
-		return "", false, ErrAbsolutePath
+		return "", false, nil, ErrAbsolutePath
 	}
 	parts := make([]string, 0, strings.Count(s, "/")+1)
 	for p := range strings.SplitSeq(s, "/") {
@@ -54,16 +59,24 @@ func normalizeName(raw string, backslashes bool) (name string, changed bool, err
 		case "", ".":
 		case "..":
 			if len(parts) == 0 {
-				return "", false, ErrPathEscapes
+				return "", false, nil, ErrPathEscapes
 			}
+			via = append(via, strings.Join(parts, "/"))
 			parts = parts[:len(parts)-1]
 		default:
+			if isWhiteout(p) {
+				return "", false, nil, fmt.Errorf("%w: %q", ErrWhiteout, p)
+			}
 			parts = append(parts, p)
 		}
 	}
 	name = strings.Join(parts, "/")
-	return name, name != strings.TrimSuffix(raw, "/"), nil
+	return name, name != strings.TrimSuffix(raw, "/"), via, nil
 }
+
+// isWhiteout reports a path component an OCI unpacker would treat as a
+// whiteout (.wh.name deletes name below; .wh..wh..opq empties the directory).
+func isWhiteout(component string) bool { return strings.HasPrefix(component, ".wh.") }
 
 // dropped reports macOS litter: __MACOSX/ trees and AppleDouble ._* files.
 func dropped(name string, k kind) bool {
@@ -124,6 +137,15 @@ func buildTree(src string, es []entry) ([]entry, error) {
 			return nil, entryErr(src, es[i].raw, fmt.Errorf("%w: clashes with %q", ErrFileDirConflict, es[i-1].raw))
 		}
 		byName[es[i].name] = es[i].kind
+	}
+	for i := range es {
+		for _, v := range es[i].via {
+			for p := v; p != ""; p = p[:max(strings.LastIndexByte(p, '/'), 0)] {
+				if k, ok := byName[p]; ok && k == kindSymlink {
+					return nil, entryErr(src, es[i].raw, fmt.Errorf("%w %q: the name steps back out of it with ..", ErrBelowSymlink, p))
+				}
+			}
+		}
 	}
 	var synth []entry
 	for i := range es {

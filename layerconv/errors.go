@@ -23,6 +23,9 @@ var (
 	ErrCorrupt           = errors.New("truncated or corrupt archive")
 	ErrTooLarge          = errors.New("uncompressed size exceeds the limit")
 	ErrInvalidSymlink    = errors.New("invalid symlink")
+	// ErrWhiteout: a path component starting with .wh. is an OCI whiteout
+	// marker, which would delete files of the base image or earlier layers.
+	ErrWhiteout = errors.New("name starts with .wh. (an OCI whiteout: it would delete files from lower layers)")
 )
 
 // Error is a refused input or a failed conversion: the source (zip file or

@@ -36,6 +36,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		buildZip(t, []zent{{name: "c", body: "hello", mode: 0o644, method: zip.Deflate, raw: true, crc: 1}}),
 		buildZip(t, []zent{{name: "s", body: "hello world", mode: 0o644, method: zip.Deflate, raw: true, usize: 3}}),
 		buildZip(t, []zent{{name: "s", body: "hi", mode: 0o644, raw: true}, {name: "__MACOSX/._s", body: "x"}}),
+		buildZip(t, []zent{{name: "python/.wh.app.py", body: "x", mode: 0o644}, {name: ".wh..wh..opq", body: ""}}),
+		buildZip(t, []zent{{name: "d/l", body: "/etc", mode: fs.ModeSymlink | 0o777}, {name: "d/l/../x", body: "x", mode: 0o644}}),
 	}
 	return seeds
 }
@@ -133,6 +135,10 @@ func checkLayer(t *testing.T, r *Result) {
 			if c == "" || c == "." || c == ".." {
 				t.Fatalf("unclean name %q", hdr.Name)
 			}
+			// An OCI unpacker would delete lower-layer files for it.
+			if strings.HasPrefix(c, ".wh.") {
+				t.Fatalf("whiteout name %q", hdr.Name)
+			}
 		}
 		if prev != "" && cmpPath(prev, name) >= 0 {
 			t.Fatalf("%q after %q: not sorted or duplicate", name, prev)
@@ -190,6 +196,8 @@ func FuzzConvertNames(f *testing.F) {
 	f.Add("__MACOSX/._a\nextensions/._e\nbin\\tool\n", []byte{0, 0, 3})
 	f.Add("a\na/\n../b\n", []byte{0, 1, 0})
 	f.Add("bootstrap\nbin/x\nextensions/y/z\n", []byte{3, 3, 7})
+	f.Add("python/.wh.app.py\n.wh..wh..opq\nx/.wh.d/\n", []byte{0, 0, 1})
+	f.Add("d/l\nd/l/../x\n", []byte{2, 0})
 	f.Fuzz(func(t *testing.T, names string, kinds []byte) {
 		lines := strings.Split(names, "\n")
 		if len(lines) > 64 {
@@ -238,6 +246,19 @@ func FuzzConvertNames(f *testing.F) {
 				t.Fatalf("not a layerconv.Error: %v", err)
 			}
 			return
+		}
+		// Whiteouts are refused whatever else the names do (checkLayer
+		// also looks at the output; this looks at the input).
+		for _, e := range ents {
+			name := e.name
+			if e.mode == 0 { // Windows-made: backslashes separate
+				name = strings.ReplaceAll(name, `\`, "/")
+			}
+			for c := range strings.SplitSeq(name, "/") {
+				if strings.HasPrefix(c, ".wh.") {
+					t.Fatalf("%q converted: a whiteout component", e.name)
+				}
+			}
 		}
 		defer r.Close()
 		checkLayer(t, r)

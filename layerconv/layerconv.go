@@ -24,7 +24,13 @@
 //     Result.Dropped (under extensions/ Lambda would run them).
 //
 // Unsafe or ambiguous inputs are refused with an *Error naming the source,
-// the entry and the reason (see the Err* values), before any output exists.
+// the entry and the reason (see the Err* values), and nothing is left
+// behind. Among them: any path component starting with .wh. (an OCI
+// whiteout, which would delete files of lower layers); ".." that leaves
+// the root, or that steps back out of a symlink of the same archive
+// (a/lnk/../x: ".." is resolved lexically, which is only what a
+// filesystem does when a/lnk is a directory); and a local header whose
+// name differs from the central directory's.
 // The sum of declared sizes is checked against Options.MaxSize before
 // anything is inflated, and every entry's content must match its declared
 // size and CRC-32, so neither a zip bomb nor a lying header gets far.
@@ -77,9 +83,15 @@ type Options struct {
 	ModTime time.Time
 	// CacheDir holds converted layers keyed by the input zip's sha256, the
 	// prefix, the options and the converter version; empty disables the
-	// cache. Directories are never cached (hashing a tree costs about as
+	// cache. A hit hashes the cached blob once (as stored, compressed) and
+	// is a miss unless it matches its digest. Directories are never cached (hashing a tree costs about as
 	// much as converting it, and code directories change on every build).
 	CacheDir string
+	// TempDir holds the blob of an uncached conversion until Result.Close
+	// (the system temporary directory when empty). Put it on the
+	// filesystem Result.WriteFile will write to, and WriteFile links the
+	// blob into place instead of copying it.
+	TempDir string
 }
 
 // Result is a converted layer and what was done to make it.
@@ -122,16 +134,29 @@ func Convert(ctx context.Context, src string, opts Options) (*Result, error) {
 	return ConvertZip(ctx, src, opts)
 }
 
+// MaxSourceDateEpoch is the largest SOURCE_DATE_EPOCH accepted:
+// 9999-12-31T23:59:59Z, the last instant image configs (RFC 3339, four-digit
+// years) can carry.
+const MaxSourceDateEpoch = 253402300799
+
 // ModTimeFromEnv returns the mtime SOURCE_DATE_EPOCH asks for (decimal
-// seconds since the epoch), or DefaultModTime when it is unset or empty.
+// seconds since the epoch, digits only, at most MaxSourceDateEpoch), or
+// DefaultModTime when it is unset or empty.
 func ModTimeFromEnv(getenv func(string) string) (time.Time, error) {
 	v := getenv("SOURCE_DATE_EPOCH")
 	if v == "" {
 		return DefaultModTime, nil
 	}
+	bad := func() (time.Time, error) {
+		return time.Time{}, fmt.Errorf("layerconv: SOURCE_DATE_EPOCH=%q: want whole seconds since 1970 (digits only, at most %d)", v, int64(MaxSourceDateEpoch))
+	}
+	// ParseInt alone would take "+5" and "-0".
+	if strings.Trim(v, "0123456789") != "" {
+		return bad()
+	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("layerconv: SOURCE_DATE_EPOCH=%q: want a non-negative integer of seconds", v)
+	if err != nil || n > MaxSourceDateEpoch {
+		return bad()
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
@@ -142,10 +167,11 @@ type resolved struct {
 	maxSize  int64
 	modTime  time.Time
 	cacheDir string
+	tempDir  string
 }
 
 func (o Options) resolve() (resolved, error) {
-	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir}
+	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir, tempDir: o.TempDir}
 	if r.prefix == "" {
 		r.prefix = DefaultPrefix
 	}
@@ -153,6 +179,11 @@ func (o Options) resolve() (resolved, error) {
 		return r, fmt.Errorf("layerconv: prefix %q: want an absolute path", o.Prefix)
 	}
 	r.prefix = path.Clean(r.prefix)
+	for c := range strings.SplitSeq(r.prefix, "/") {
+		if isWhiteout(c) {
+			return r, fmt.Errorf("layerconv: prefix %q: %w", o.Prefix, ErrWhiteout)
+		}
+	}
 	if r.maxSize == 0 {
 		r.maxSize = DefaultMaxSize
 	}
@@ -167,5 +198,8 @@ func (o Options) resolve() (resolved, error) {
 		r.modTime = t
 	}
 	r.modTime = r.modTime.Truncate(time.Second).UTC()
+	if r.modTime.Unix() > MaxSourceDateEpoch {
+		return r, fmt.Errorf("layerconv: mtime %s: after 9999-12-31T23:59:59Z, which image configs cannot carry", r.modTime)
+	}
 	return r, nil
 }

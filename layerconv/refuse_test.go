@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,12 +48,22 @@ func TestConvertZipRefuses(t *testing.T) {
 		{"device", []zent{{name: "dev", mode: fs.ModeDevice | 0o644}}, ErrUnsupportedType, "dev", "block device"},
 		{"empty symlink", []zent{{name: "l", mode: fs.ModeSymlink | 0o777}}, ErrInvalidSymlink, "l", ""},
 		{"file named like the root", []zent{file(".")}, ErrInvalidName, ".", ""},
+		{"whiteout file", []zent{file("python/.wh.app.py")}, ErrWhiteout, "python/.wh.app.py", `".wh.app.py"`},
+		{"opaque whiteout", []zent{file(".wh..wh..opq")}, ErrWhiteout, ".wh..wh..opq", "OCI whiteout"},
+		{"whiteout directory", []zent{{name: "a/.wh.b/", mode: fs.ModeDir | 0o755}}, ErrWhiteout, "a/.wh.b/", ""},
+		{"whiteout as a parent", []zent{file("a/.wh.b/c")}, ErrWhiteout, "a/.wh.b/c", ""},
+		{"whiteout stepped out of", []zent{file("a/.wh.b/../c")}, ErrWhiteout, "a/.wh.b/../c", ""},
+		{"windows whiteout", []zent{{name: `lib\.wh.x`, body: "x"}}, ErrWhiteout, `lib\.wh.x`, ""},
+		{"whiteout symlink", []zent{{name: ".wh.lib", body: "x", mode: fs.ModeSymlink | 0o777}}, ErrWhiteout, ".wh.lib", ""},
+		{"dot-dot through a symlink", []zent{{name: "d/lnk", body: "/etc", mode: fs.ModeSymlink | 0o777}, file("d/lnk/../x")}, ErrBelowSymlink, "d/lnk/../x", `"d/lnk"`},
+		{"dot-dot through a symlinked ancestor", []zent{{name: "a/l", body: "/", mode: fs.ModeSymlink | 0o777}, file("a/l/x/../../y")}, ErrBelowSymlink, "a/l/x/../../y", `"a/l"`},
+		{"dot-dot through a symlink, listed later", []zent{file("l/../x"), {name: "l", body: "/", mode: fs.ModeSymlink | 0o777}}, ErrBelowSymlink, "l/../x", `"l"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := writeZip(t, tt.ents)
-			out := filepath.Join(t.TempDir(), "out.tar.gz")
-			r, err := ConvertZip(context.Background(), p, Options{})
+			tmp := t.TempDir()
+			r, err := ConvertZip(context.Background(), p, Options{TempDir: tmp})
 			require.Error(t, err)
 			assert.Nil(t, r)
 			assert.ErrorIs(t, err, tt.want)
@@ -66,7 +77,7 @@ func TestConvertZipRefuses(t *testing.T) {
 				assert.Contains(t, msg, fmt.Sprintf("entry %q: ", tt.entry))
 			}
 			assert.Contains(t, msg, tt.msg)
-			assert.NoFileExists(t, out)
+			assertEmptyDir(t, tmp)
 		})
 	}
 }
@@ -135,4 +146,136 @@ func TestConvertZipRefusesBombBeforeInflating(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTooLarge)
 	_, err = convertBytes(t, buildZip(t, ents), Options{MaxSize: 10000})
 	assert.ErrorIs(t, err, ErrCorrupt, "within the limit, the garbage is inflated and refused")
+}
+
+// assertEmptyDir fails unless dir exists and holds nothing.
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.Empty(t, names, "left behind in %s", dir)
+}
+
+// Failures found only while content streams, after part of the layer is
+// written, leave nothing behind: not in Options.TempDir, not in the cache.
+func TestMidStreamFailureLeavesNoOutput(t *testing.T) {
+	big := strings.Repeat("lambda layer content\n", 200_000) // 4 MB: several compressed blocks out first
+	tests := map[string]struct {
+		bad  zent
+		want error
+	}{
+		"CRC mismatch":         {zent{name: "z/crc", body: "hello", mode: 0o644, method: zip.Deflate, raw: true, crc: 0xdeadbeef}, ErrChecksum},
+		"content longer":       {zent{name: "z/long", body: "hello world", mode: 0o644, method: zip.Deflate, raw: true, usize: 5}, ErrSizeMismatch},
+		"content shorter":      {zent{name: "z/short", body: "hi", mode: 0o644, method: zip.Deflate, raw: true, usize: 50}, ErrSizeMismatch},
+		"symlink CRC mismatch": {zent{name: "z/link", body: "target", mode: fs.ModeSymlink | 0o777, raw: true, crc: 1}, ErrChecksum},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := writeZip(t, []zent{{name: "a/big", body: big, mode: 0o644, method: zip.Deflate}, tt.bad})
+			for _, cached := range []bool{false, true} {
+				tmp, cache := t.TempDir(), ""
+				if cached {
+					cache = t.TempDir()
+				}
+				r, err := ConvertZip(context.Background(), p, Options{TempDir: tmp, CacheDir: cache})
+				require.Error(t, err)
+				assert.Nil(t, r)
+				assert.ErrorIs(t, err, tt.want)
+				assert.Contains(t, err.Error(), fmt.Sprintf("entry %q", tt.bad.name))
+				assertEmptyDir(t, tmp)
+				if cached {
+					assertEmptyDir(t, filepath.Join(cache, "layerconv", "tmp"))
+					assert.NoDirExists(t, filepath.Join(cache, "layerconv", "blobs"))
+					assert.NoDirExists(t, filepath.Join(cache, "layerconv", "keys"))
+				}
+			}
+		})
+	}
+}
+
+// The local header's name must be the central directory's: tools that
+// stream a zip read the local one (z/lhdiff.zip: local "/etc", central
+// "safe" was converted to opt/safe).
+func TestConvertZipRefusesLocalNameMismatch(t *testing.T) {
+	good := buildZip(t, []zent{{name: "ok", body: "fine", mode: 0o644}, {name: "safe", body: "x", mode: 0o644}})
+	second := bytes.Index(good[4:], []byte("PK\x03\x04")) + 4 // the second local header
+	require.Greater(t, second, 4)
+	require.Equal(t, "safe", string(good[second+30:second+34]))
+
+	sameLen := bytes.Clone(good)
+	copy(sameLen[second+30:], "/etc")
+	shorter := bytes.Clone(good)
+	shorter[second+26] = 3 // local name "saf", the rest read as the extra field
+	shorter[second+28]++
+
+	for name, data := range map[string][]byte{"same length": sameLen, "other length": shorter} {
+		t.Run(name, func(t *testing.T) {
+			r, err := convertBytes(t, data, Options{})
+			require.Error(t, err)
+			assert.Nil(t, r)
+			assert.ErrorIs(t, err, ErrCorrupt)
+			var ce *Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "safe", ce.Entry)
+			assert.Contains(t, err.Error(), "the local header names it")
+		})
+	}
+	r, err := convertBytes(t, good, Options{})
+	require.NoError(t, err, "control: the untouched zip converts")
+	assert.Equal(t, 2, r.Files)
+}
+
+func TestSourceDateEpochValidation(t *testing.T) {
+	tests := []struct {
+		value string
+		want  int64 // -1: refused
+	}{
+		{"0", 0},
+		{"1700000000", 1700000000},
+		{"253402300799", 253402300799},
+		{"253402300800", -1},
+		{"99999999999999999999", -1},
+		{"+5", -1},
+		{"-5", -1},
+		{"-0", -1},
+		{" 5", -1},
+		{"5\n", -1},
+		{"1e9", -1},
+		{"0x10", -1},
+		{"yesterday", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			got, err := ModTimeFromEnv(func(k string) string {
+				if k == "SOURCE_DATE_EPOCH" {
+					return tt.value
+				}
+				return ""
+			})
+			if tt.want < 0 {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), fmt.Sprintf("SOURCE_DATE_EPOCH=%q", tt.value))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Unix())
+		})
+	}
+	// The same bound holds for an explicit ModTime.
+	p := writeZip(t, []zent{{name: "a", body: "a", mode: 0o644}})
+	_, err := ConvertZip(context.Background(), p, Options{ModTime: time.Unix(MaxSourceDateEpoch+1, 0)})
+	assert.ErrorContains(t, err, "9999-12-31")
+	r, err := ConvertZip(context.Background(), p, Options{ModTime: time.Unix(MaxSourceDateEpoch, 0)})
+	require.NoError(t, err)
+	r.Close()
+}
+
+func TestPrefixWhiteoutRefused(t *testing.T) {
+	p := writeZip(t, []zent{{name: "a", body: "a", mode: 0o644}})
+	_, err := ConvertZip(context.Background(), p, Options{Prefix: "/opt/.wh.x"})
+	assert.ErrorIs(t, err, ErrWhiteout)
 }

@@ -2,6 +2,7 @@ package layerconv
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,8 @@ func finish(ctx context.Context, o resolved, c *cache, es []entry, src source, s
 	if c != nil {
 		dir, err = c.tmpDir()
 	} else {
-		tempDir, err = os.MkdirTemp("", "layerconv-*")
+		// Hidden: with Options.TempDir it sits beside the user's output.
+		tempDir, err = os.MkdirTemp(o.tempDir, ".layerconv-*")
 		dir = tempDir
 	}
 	if err != nil {
@@ -61,37 +63,55 @@ func newResult(b blob, st *stats, tempDir string) *Result {
 	}
 }
 
-// WriteFile copies the .tar.gz to path atomically: a temporary file beside
+// WriteFile writes the .tar.gz to path atomically: a temporary file beside
 // it, renamed into place once complete; nothing is left behind on failure.
+// The blob of an uncached conversion is hard-linked rather than copied
+// when path is on the same filesystem (see Options.TempDir); a cached
+// blob is copied, so the output never shares a file with the cache.
 func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("layerconv: write %s: %w", path, err)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+rand.Text())
+	if r.tempDir != "" && os.Chmod(r.blobPath, 0o644) == nil && os.Link(r.blobPath, tmp) == nil {
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return nil
+	}
+	// Another filesystem, or a cached blob: copy.
 	in, err := os.Open(r.blobPath)
 	if err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
+		return err
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
 			out.Close()
-			os.Remove(out.Name())
+			os.Remove(tmp)
 		}
 	}()
 	if _, err := io.Copy(out, &ctxReader{ctx: ctx, r: in}); err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
+		return err
 	}
+	// The umask may have narrowed the mode OpenFile was given.
 	if err := out.Chmod(0o644); err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
+		return err
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
+		return err
 	}
-	if err := os.Rename(out.Name(), path); err != nil {
-		return fmt.Errorf("layerconv: write %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp, path)
 }
 
 // Close removes the temporary blob of an uncached conversion; cached blobs

@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -63,7 +65,7 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 			return nil, fmt.Errorf("layerconv: %s: %w", zipPath, err)
 		}
 		c = newCache(o, sum)
-		if r, ok := c.lookup(); ok {
+		if r, ok := c.lookup(ctx); ok {
 			return r, nil
 		}
 	}
@@ -76,7 +78,7 @@ func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64,
 		return nil, srcErr(zipPath, fmt.Errorf("%w: %w", ErrCorrupt, err))
 	}
 	var st stats
-	es, err := scanZip(zipPath, zr, size, o, &st)
+	es, err := scanZip(zipPath, f, zr, size, o, &st)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64,
 
 // scanZip validates every entry without reading any content and returns
 // the entries to write, in zip order.
-func scanZip(src string, zr *zip.Reader, archiveSize int64, o resolved, st *stats) ([]entry, error) {
+func scanZip(src string, ra io.ReaderAt, zr *zip.Reader, archiveSize int64, o resolved, st *stats) ([]entry, error) {
 	// The limit comes first, from the central directory alone, so a bomb
 	// is refused before a byte is inflated.
 	var total uint64 // never above maxSize, so the subtraction cannot wrap
@@ -102,7 +104,7 @@ func scanZip(src string, zr *zip.Reader, archiveSize int64, o resolved, st *stat
 	}
 	es := make([]entry, 0, len(zr.File))
 	for i, f := range zr.File {
-		e, drop, err := zipEntry(f, archiveSize)
+		e, drop, err := zipEntry(ra, f, archiveSize)
 		if err != nil {
 			return nil, entryErr(src, f.Name, err)
 		}
@@ -126,18 +128,18 @@ func scanZip(src string, zr *zip.Reader, archiveSize int64, o resolved, st *stat
 }
 
 // zipEntry classifies one zip entry.
-func zipEntry(f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
+func zipEntry(ra io.ReaderAt, f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
 	creator := f.CreatorVersion >> 8
 	unixMode := f.ExternalAttrs >> 16
 	hasUnix := (creator == creatorUnix || creator == creatorMacOS) && unixMode != 0
 	windows := creator == creatorFAT || creator == creatorNTFS || creator == creatorVFAT
 
-	name, changed, err := normalizeName(f.Name, windows)
+	name, changed, via, err := normalizeName(f.Name, windows)
 	if err != nil {
 		return e, false, err
 	}
 	trailing := strings.HasSuffix(f.Name, "/") || windows && strings.HasSuffix(f.Name, `\`)
-	e = entry{name: name, raw: f.Name, size: int64(f.UncompressedSize64)}
+	e = entry{name: name, raw: f.Name, size: int64(f.UncompressedSize64), via: via}
 	var perm int64
 	switch {
 	case hasUnix:
@@ -177,6 +179,10 @@ func zipEntry(f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
 	if dropped(name, e.kind) {
 		return e, true, nil
 	}
+	off, err := localHeader(ra, f)
+	if err != nil {
+		return e, false, err
+	}
 	if f.Flags&0x1 != 0 || f.Method == 99 {
 		return e, false, ErrEncrypted
 	}
@@ -191,10 +197,6 @@ func zipEntry(f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
 		}
 		if f.Method == zip.Store && f.CompressedSize64 != f.UncompressedSize64 {
 			return e, false, fmt.Errorf("%w: stored entry declares %d bytes but holds %d", ErrSizeMismatch, f.UncompressedSize64, f.CompressedSize64)
-		}
-		off, err := f.DataOffset()
-		if err != nil {
-			return e, false, fmt.Errorf("%w: local header: %w", ErrCorrupt, err)
 		}
 		if off < 0 || f.CompressedSize64 > uint64(archiveSize) || off > archiveSize-int64(f.CompressedSize64) {
 			return e, false, fmt.Errorf("%w: data runs past the end of the archive", ErrCorrupt)
@@ -221,6 +223,45 @@ func zipEntry(f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
 	}
 	e.normalized = changed || hasUnix && e.kind != kindSymlink && perm != e.mode
 	return e, false, nil
+}
+
+// localHeader checks f's local header and returns where its data starts.
+// The name in the local header must be the central directory's: streaming
+// extractors read the local one, so a difference would make the layer say
+// something else than what another tool unpacks from the same zip.
+func localHeader(ra io.ReaderAt, f *zip.File) (int64, error) {
+	h, err := headerOffset(f)
+	if err != nil {
+		return 0, err
+	}
+	const fixed = 30 // local file header without name and extra field
+	buf := make([]byte, fixed+len(f.Name))
+	if _, err := ra.ReadAt(buf, h); err != nil {
+		return 0, fmt.Errorf("%w: local header: %w", ErrCorrupt, err)
+	}
+	if string(buf[:4]) != "PK\x03\x04" {
+		return 0, fmt.Errorf("%w: local header: bad signature", ErrCorrupt)
+	}
+	nameLen := int64(binary.LittleEndian.Uint16(buf[26:]))
+	extraLen := int64(binary.LittleEndian.Uint16(buf[28:]))
+	if nameLen != int64(len(f.Name)) || string(buf[fixed:]) != f.Name {
+		local := make([]byte, nameLen)
+		ra.ReadAt(local, h+fixed) // only for the message; a short read shows as such
+		return 0, fmt.Errorf("%w: the local header names it %q", ErrCorrupt, local)
+	}
+	return h + fixed + nameLen + extraLen, nil
+}
+
+// headerOffset is where f's local header starts. archive/zip knows it (from
+// the central directory, base offset applied) but does not export it; it
+// is read by reflection, and the signature check in localHeader plus the
+// tests fail loudly should a Go release rename the field.
+func headerOffset(f *zip.File) (int64, error) {
+	v := reflect.ValueOf(f).Elem().FieldByName("headerOffset")
+	if !v.IsValid() || v.Kind() != reflect.Int64 {
+		return 0, errors.New("layerconv: archive/zip.File has no headerOffset field (Go release not supported)")
+	}
+	return v.Int(), nil
 }
 
 func methodName(m uint16) string {
