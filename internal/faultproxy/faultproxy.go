@@ -8,6 +8,7 @@ package faultproxy
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -48,6 +49,11 @@ type Fault struct {
 	StallFor time.Duration
 	// ResetAfter is how many body bytes to read before a reset (default 1).
 	ResetAfter int64
+	// Forward, for Kind Reset, passes those ResetAfter bytes on to the
+	// registry before cutting both connections, so the registry holds a
+	// half-written upload (as when a connection dies mid-blob), instead of
+	// never seeing the request.
+	Forward bool
 
 	hits int
 }
@@ -102,6 +108,9 @@ func Start(t testing.TB, upstream string, rt http.RoundTripper) *Proxy {
 		if f == nil {
 			rp.ServeHTTP(w, r)
 			return
+		}
+		if f.Kind == Reset && f.Forward {
+			f.forwardCut(rp, r)
 		}
 		f.apply(w, r)
 	}))
@@ -163,6 +172,46 @@ func (p *Proxy) match(r *http.Request) *Fault {
 	return nil
 }
 
+// forwardCut sends the first ResetAfter body bytes upstream, then fails the
+// body so the transport aborts the upstream request mid-body. The
+// upstream's answer, if any, is dropped: the client only sees the reset.
+func (f *Fault) forwardCut(rp *httputil.ReverseProxy, r *http.Request) {
+	up := r.Clone(r.Context())
+	up.Body = &cutBody{r: r.Body, left: f.resetAfter()}
+	up.ContentLength = -1
+	up.Header.Del("Content-Length")
+	rp.ServeHTTP(httptest.NewRecorder(), up)
+}
+
+// cutBody yields left bytes, then an error.
+type cutBody struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errCut
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutBody) Close() error { return nil }
+
+var errCut = errors.New("faultproxy: connection cut mid-body")
+
+func (f *Fault) resetAfter() int64 {
+	if f.ResetAfter <= 0 {
+		return 1
+	}
+	return f.ResetAfter
+}
+
 func (f *Fault) apply(w http.ResponseWriter, r *http.Request) {
 	switch f.Kind {
 	case Status:
@@ -174,11 +223,9 @@ func (f *Fault) apply(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(f.Status)
 		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": "injected by faultproxy"}}})
 	case Reset:
-		n := f.ResetAfter
-		if n <= 0 {
-			n = 1
+		if !f.Forward {
+			_, _ = io.CopyN(io.Discard, r.Body, f.resetAfter())
 		}
-		_, _ = io.CopyN(io.Discard, r.Body, n)
 		hj, ok := w.(http.Hijacker)
 		if !ok {
 			panic("faultproxy: cannot hijack")
