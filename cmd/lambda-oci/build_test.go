@@ -377,3 +377,161 @@ func TestInterruptedMessage(t *testing.T) {
 	// Not cancelled: the error itself, even when it wraps context.Canceled.
 	assert.Equal(t, "x: context canceled", describeFailure(context.Background(), fmt.Errorf("x: %w", context.Canceled)))
 }
+
+// Output paths are checked before anything is fetched or written.
+func TestBuildRefusesBadOutputPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		args    []string // DIR is replaced by the test's directory
+		want    []string
+	}{
+		{"tarball is a directory", func(t *testing.T, dir string) { require.NoError(t, os.Mkdir(filepath.Join(dir, "t2"), 0o755)) },
+			[]string{"--oci-layout", "DIR/t1", "--tarball", "DIR/t2"}, []string{"--tarball DIR/t2: is a directory"}},
+		{"layout is a file", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "t1"), []byte("precious"), 0o644))
+		},
+			[]string{"--oci-layout", "DIR/t1", "--tarball", "DIR/t2"}, []string{"--oci-layout DIR/t1: exists and is not a directory"}},
+		{"layout is a non-layout directory", func(t *testing.T, dir string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "t1"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "t1", "file"), []byte("precious"), 0o644))
+		}, []string{"--tarball", "DIR/t2", "--oci-layout", "DIR/t1/"}, []string{"--oci-layout DIR/t1: is a non-empty directory that is not an OCI layout"}},
+		{"parent is a file", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "f"), []byte("precious"), 0o644))
+		},
+			[]string{"--oci-layout", "DIR/t1", "--tarball", "DIR/f/sub/t2"}, []string{"--tarball DIR/f/sub/t2: parent DIR/f is not a directory"}},
+		{"same path twice", nil, []string{"--oci-layout", "DIR/x", "--tarball", "DIR/x/"}, []string{"both name DIR/x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.prepare != nil {
+				tc.prepare(t, dir)
+			}
+			before := listTree(t, dir)
+			var args []string
+			for _, a := range tc.args {
+				args = append(args, strings.ReplaceAll(a, "DIR", dir))
+			}
+			code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs(args...)...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			for _, w := range tc.want {
+				assert.Contains(t, stderr, strings.ReplaceAll(w, "DIR", dir))
+			}
+			assert.NotContains(t, stderr, "fetching base", "refused before the base is read")
+			assert.Equal(t, before, listTree(t, dir), "nothing written, nothing removed")
+		})
+	}
+}
+
+// listTree maps every path under dir to its content ("" for directories).
+func listTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			out[rel+"/"] = ""
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		out[rel] = string(b)
+		return err
+	}))
+	return out
+}
+
+// A trailing slash names the same directory; the directory itself is the
+// writer's to create, only missing parents are made here.
+func TestBuildLayoutTrailingSlash(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "a", "b", "demo") + "/"
+	code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", out)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, refRE, stdout)
+	layoutImage(t, filepath.Join(dir, "a", "b", "demo"), defaultImageName)
+	entries, err := os.ReadDir(filepath.Join(dir, "a", "b"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary directory left beside the layout")
+	assert.Equal(t, "demo", entries[0].Name())
+}
+
+// A base given as a plain path to a layout says to use oci:PATH.
+func TestBuildBaseDirectoryHint(t *testing.T) {
+	abs, err := filepath.Abs("../../testdata/base")
+	require.NoError(t, err)
+	for _, ref := range []string{abs, "../../testdata/base"} {
+		code, stdout, stderr := runCmd(t, cacheEnv(t), "build", "--base", ref, "--code", demoCode, "--handler", "app.handler",
+			"--oci-layout", filepath.Join(t.TempDir(), "o"))
+		assert.Equal(t, 1, code)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "use oci:"+ref)
+	}
+}
+
+// A later output failing undoes the earlier ones: a failed command leaves
+// no outputs, and removes nothing that was there before it ran.
+func TestBuildFailedPushUndoesLocalOutputs(t *testing.T) {
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"read-only registry"}]}`)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tag := strings.TrimPrefix(srv.URL, "http://") + "/denied/fn:1"
+
+	t.Run("new outputs", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "keep"), []byte("precious"), 0o644))
+		before := listTree(t, dir)
+		code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", filepath.Join(dir, "new", "t1"),
+			"--tarball", filepath.Join(dir, "t2.tar"), "--tag", tag)...)
+		assert.Equal(t, 1, code)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "wrote OCI layout", "the layout was written before the push failed")
+		assert.Contains(t, stderr, "DENIED")
+		assert.Equal(t, before, listTree(t, dir), "layout, tarball and the parent made for them are gone; keep stays")
+	})
+	t.Run("existing layout and tarball", func(t *testing.T) {
+		dir := t.TempDir()
+		lay := filepath.Join(dir, "layout")
+		code, _, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", lay)...)
+		require.Equal(t, 0, code, stderr)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "t2.tar"), []byte("old tarball"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(lay, "notes.txt"), []byte("precious"), 0o644))
+		before := listTree(t, dir)
+		delete(before, "t2.tar")
+
+		code, _, stderr = runCmd(t, cacheEnv(t), demoArgs("--env", "CHANGED=1", "--oci-layout", lay,
+			"--tarball", filepath.Join(dir, "t2.tar"), "--tag", tag)...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "wrote OCI layout")
+		assert.Equal(t, before, listTree(t, dir), "the layout holds exactly what it held (index.json restored, new blobs removed); the replaced tarball is removed")
+		layoutImage(t, lay, defaultImageName)
+	})
+}
+
+// A directory that merely holds a file named oci-layout is not a layout:
+// refused before anything is written, its files untouched.
+func TestBuildRefusesFakeLayout(t *testing.T) {
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "d")
+	require.NoError(t, os.MkdirAll(lay, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(lay, "file"), []byte("precious"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(lay, "oci-layout"), nil, 0o644))
+	before := listTree(t, dir)
+	code, _, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", lay, "--tarball", filepath.Join(dir, "t.tar"))...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "--oci-layout "+lay+": ")
+	assert.Contains(t, stderr, "not an OCI image layout")
+	assert.NotContains(t, stderr, "fetching base")
+	assert.Equal(t, before, listTree(t, dir))
+}

@@ -133,6 +133,15 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	if f.emitConfig != "" && len(f.out.tags) == 0 {
 		return errors.New("migrate: --emit-function-config needs a pushed image (its Code.ImageUri): pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
 	}
+	if f.emitConfig != "" {
+		f.emitConfig = filepath.Clean(f.emitConfig)
+		if err := checkFilePath(f.emitConfig); err != nil {
+			return fmt.Errorf("--emit-function-config %s: %w", f.emitConfig, err)
+		}
+		if f.emitConfig == f.out.ociLayout || f.emitConfig == f.out.tarball {
+			return fmt.Errorf("--emit-function-config %s is also an image output: give it its own path", f.emitConfig)
+		}
+	}
 	maxSize, err := parseSize(f.maxSize)
 	if err != nil {
 		return fmt.Errorf("--max-size: %w", err)

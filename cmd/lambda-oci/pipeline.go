@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -36,7 +39,12 @@ func (o *outputFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object describing the image instead of the reference")
 }
 
-func (o outputFlags) validate() error {
+// validate cleans the output paths (a trailing slash would make "DIR/" its
+// own parent) and refuses, before anything is fetched or written, outputs
+// that cannot be written: a tarball path that is a directory, a layout
+// path that is a file or a non-empty directory that is not a layout, a
+// parent that is a file, two outputs on one path.
+func (o *outputFlags) validate() error {
 	if o.ociLayout == "" && o.tarball == "" && len(o.tags) == 0 {
 		return errors.New("no output: pass --oci-layout DIR, --tarball FILE and/or --tag REF")
 	}
@@ -45,7 +53,89 @@ func (o outputFlags) validate() error {
 			return fmt.Errorf("--tag %q: %w", t, err)
 		}
 	}
+	if o.ociLayout != "" {
+		o.ociLayout = filepath.Clean(o.ociLayout)
+		if err := checkLayoutPath(o.ociLayout); err != nil {
+			return fmt.Errorf("--oci-layout %s: %w", o.ociLayout, err)
+		}
+	}
+	if o.tarball != "" {
+		o.tarball = filepath.Clean(o.tarball)
+		if err := checkFilePath(o.tarball); err != nil {
+			return fmt.Errorf("--tarball %s: %w", o.tarball, err)
+		}
+	}
+	if o.ociLayout != "" && o.ociLayout == o.tarball {
+		return fmt.Errorf("--oci-layout and --tarball both name %s: give them different paths", o.tarball)
+	}
 	return nil
+}
+
+// checkFilePath refuses a file output that cannot be written: the path is
+// a directory, or a parent is not a directory.
+func checkFilePath(p string) error {
+	st, err := os.Stat(p)
+	switch {
+	case err == nil && st.IsDir():
+		return errors.New("is a directory: name a file to write")
+	case err == nil && !st.Mode().IsRegular():
+		return fmt.Errorf("exists and is not a regular file (%s)", st.Mode().Type())
+	case err != nil && !missing(err):
+		return err
+	}
+	return checkParent(p)
+}
+
+// checkLayoutPath refuses a layout directory the layout writer would
+// refuse: a file, or a non-empty directory that is not a valid OCI layout.
+func checkLayoutPath(p string) error {
+	st, err := os.Stat(p)
+	switch {
+	case missing(err):
+		return checkParent(p)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return errors.New("exists and is not a directory: name a new or empty directory, or an OCI layout")
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(p, "oci-layout")); err != nil {
+		return errors.New("is a non-empty directory that is not an OCI layout: name a new or empty directory, or an OCI layout")
+	}
+	// The writer's own check: index.json and oci-layout must both parse.
+	return registry.CheckLayoutTarget(p)
+}
+
+// missing reports a path that does not exist, including one below a file
+// (ENOTDIR): the parent check then names the file.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// checkParent requires the nearest existing ancestor of p to be a
+// directory, so the parents can be made.
+func checkParent(p string) error {
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("parent %s is not a directory", dir)
+			}
+			return nil
+		}
+		if !missing(err) {
+			return fmt.Errorf("parent %s: %w", dir, err)
+		}
+		if next := filepath.Dir(dir); next == dir {
+			return nil
+		}
+	}
 }
 
 // imageName is the full name recorded in the layout and the tarball.
@@ -143,7 +233,7 @@ type buildOutput struct {
 // buildAndEmit is the whole build: fetch the base, pick the platform, build
 // and check, then write or push every requested output and print the result
 // on stdout. Nothing is written or pushed unless every check passed.
-func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, push pushFlags) (*buildOutput, error) {
+func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, push pushFlags) (_ *buildOutput, err error) {
 	if err := out.validate(); err != nil {
 		return nil, err
 	}
@@ -163,9 +253,15 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 		}
 	}
 	ropts := push.options(a)
+	if err := checkLocalBase(ref); err != nil {
+		return nil, err
+	}
 	logf(a, "fetching base %s", ref)
 	base, err := registry.FetchBase(ctx, ref, ropts)
 	if err != nil {
+		if isLocalDir(ref) {
+			return nil, fmt.Errorf("base %s: %w\n  (%s is a local directory: for an OCI layout use oci:%s)", ref, err, ref, ref)
+		}
 		return nil, fmt.Errorf("base %s: %w", ref, err)
 	}
 	baseImg, err := image.SelectPlatform(base.Index, base.Image, spec.Arch)
@@ -212,33 +308,50 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 		})
 	}
 
-	// Parents are made only now, once every check has passed.
+	// Outputs are written only now, once every check has passed; if a
+	// later one fails, the ones this run already wrote are undone, so a
+	// failed command leaves no outputs (a push cannot be undone: it goes
+	// last).
+	var undo rollback
+	defer func() {
+		if err != nil {
+			if uerr := undo.run(); uerr != nil {
+				logf(a, "warning: removing this run's outputs after the failure: %v", uerr)
+			}
+		}
+	}()
 	for _, p := range []string{out.ociLayout, out.tarball} {
 		if p == "" {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err = undo.mkdirParents(filepath.Dir(p)); err != nil {
 			return nil, fmt.Errorf("output %s: %w", p, err)
 		}
 	}
 	if out.ociLayout != "" {
-		if err := registry.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
+		if err = undo.snapshotLayout(out.ociLayout); err != nil {
+			return nil, fmt.Errorf("oci layout %s: %w", out.ociLayout, err)
+		}
+		if err = registry.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
 			return nil, err
 		}
+		undo.layout.written = true
 		logf(a, "wrote OCI layout %s (%s)", out.ociLayout, imgName)
 	}
 	if out.tarball != "" {
-		if err := registry.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
+		if err = registry.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
 			return nil, err
 		}
+		undo.files = append(undo.files, out.tarball)
 		logf(a, "wrote tarball %s (%s)", out.tarball, imgName)
 	}
 	if len(out.tags) > 0 {
-		pr, err := registry.Push(ctx, res.Image, out.tags, ropts)
-		if err != nil {
+		pr, perr := registry.Push(ctx, res.Image, out.tags, ropts)
+		if perr != nil {
+			err = perr
 			return nil, err
 		}
-		if err := push.written(pr); err != nil {
+		if err = push.written(pr); err != nil {
 			return nil, err
 		}
 		result.Pushed = pr.References
@@ -261,13 +374,170 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 	if out.json {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(result); err != nil {
+		if err = enc.Encode(result); err != nil {
 			return nil, err
 		}
 	} else {
 		fmt.Fprintln(a.stdout, result.Reference)
 	}
 	return result, nil
+}
+
+// checkLocalBase refuses a base that is plainly a path to a local
+// directory: as a registry reference it would only end in a DNS or parse
+// error that does not mention oci:.
+func checkLocalBase(ref string) error {
+	if strings.HasPrefix(ref, registry.LayoutPrefix) || !isLocalDir(ref) {
+		return nil
+	}
+	_, perr := name.ParseReference(ref)
+	if perr == nil && !strings.HasPrefix(ref, ".") && !filepath.IsAbs(ref) {
+		// A bare name like "python" may be both; the registry decides, and
+		// its error gets the hint.
+		return nil
+	}
+	return fmt.Errorf("base %s is a local directory, not a registry reference: for an OCI layout use oci:%s (oci:PATH[:TAG])", ref, ref)
+}
+
+func isLocalDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// rollback undoes the outputs one run wrote: files it wrote (created or
+// replaced: their content is this run's either way), a layout directory it
+// created, the entries it added to an existing layout (index.json
+// restored, new files removed; files that were there stay), parents it
+// made. It never removes a file that existed before the run, except a
+// replaced output file.
+type rollback struct {
+	files   []string
+	parents []string // created parent directories, outermost first
+	layout  *layoutSnapshot
+}
+
+type layoutSnapshot struct {
+	dir     string
+	existed bool
+	written bool   // the write succeeded
+	index   []byte // index.json before the run; nil if there was none
+	before  map[string]bool
+}
+
+func (r *rollback) mkdirParents(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		r.parents = append(r.parents, missing[i])
+	}
+	return nil
+}
+
+// snapshotLayout records what an existing layout directory holds before the
+// writer adds to it.
+func (r *rollback) snapshotLayout(dir string) error {
+	s := &layoutSnapshot{dir: dir, before: map[string]bool{}}
+	r.layout = s
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	s.existed = true
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err == nil {
+		s.index = b
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		s.before[p] = true
+		return nil
+	})
+}
+
+func (r *rollback) run() error {
+	var errs []error
+	for _, f := range r.files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if s := r.layout; s != nil {
+		errs = append(errs, s.restore())
+	}
+	// Innermost first; a parent something else now uses stays.
+	for i := len(r.parents) - 1; i >= 0; i-- {
+		_ = os.Remove(r.parents[i])
+	}
+	return errors.Join(errs...)
+}
+
+func (s *layoutSnapshot) restore() error {
+	if !s.existed {
+		// Created by this run. The writer renames a finished layout into
+		// place, so a failed write left nothing, and whatever is at dir then
+		// is not ours.
+		if !s.written {
+			return nil
+		}
+		return os.RemoveAll(s.dir)
+	}
+	var errs []error
+	if s.index != nil {
+		errs = append(errs, writeFileAtomic(filepath.Join(s.dir, "index.json"), s.index))
+	}
+	var added []string
+	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !s.before[p] {
+			added = append(added, p)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	errs = append(errs, err)
+	for _, p := range added {
+		errs = append(errs, os.RemoveAll(p))
+	}
+	return errors.Join(errs...)
+}
+
+// writeFileAtomic replaces path with b through a temp file renamed into
+// place.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // resolveCacheDir is --cache-dir, else the default cache directory; "" with
