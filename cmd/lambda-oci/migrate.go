@@ -82,8 +82,8 @@ into the function configuration instead. --emit-function-config FILE writes
 the CreateFunction input for the new image function (for
 "aws lambda create-function --cli-input-json file://FILE"), named after
 --create-function, else NAME-image; --create-function NEW_NAME creates it
-(the image must have been pushed with --tag to ECR in the function's region)
-and waits until it is Active.
+and waits until it is Active. Both need the image pushed with --tag (to ECR
+in the function's region): the configuration names it by registry digest.
 
 AWS credentials, region and endpoints come from the standard AWS settings
 (environment, ~/.aws, SSO, instance roles; AWS_ENDPOINT_URL_LAMBDA). Layer
