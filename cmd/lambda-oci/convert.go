@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -64,7 +67,7 @@ $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 	return cmd
 }
 
-func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) error {
+func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err error) {
 	if f.output == "" {
 		return errors.New("convert: -o OUT.tar.gz is required")
 	}
@@ -79,14 +82,39 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir}
+	out := filepath.Clean(f.output)
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return fmt.Errorf("convert: -o %s is a directory; name the .tar.gz file to write", f.output)
+	}
+	// Like build's outputs: missing parents are created (and removed again
+	// if nothing gets written into them).
+	created, err := mkdirParents(filepath.Dir(out))
+	if err != nil {
+		return fmt.Errorf("convert: -o %s: %w", f.output, err)
+	}
 	ctx := cmd.Context()
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, d := range created {
+			os.Remove(d) // only if empty
+		}
+		// Ctrl-C surfaces as "context canceled" from wherever the work was.
+		if ctx.Err() != nil {
+			err = fmt.Errorf("convert: interrupted; %s not written", f.output)
+		}
+	}()
+	// An uncached blob is written beside the output and linked into place
+	// by WriteFile, so the layer is written once; a cached one is copied
+	// out of the cache.
+	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir, TempDir: filepath.Dir(out)}
 	res, err := layerconv.Convert(ctx, src, opts)
 	if err != nil {
 		return err
 	}
 	defer res.Close()
-	if err := res.WriteFile(ctx, f.output); err != nil {
+	if err := res.WriteFile(ctx, out); err != nil {
 		return err
 	}
 	if !f.json {
@@ -108,4 +136,23 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) error {
 		CacheHit:         res.CacheHit,
 		Output:           f.output,
 	})
+}
+
+// mkdirParents creates dir and its missing ancestors, returning the ones
+// it created, deepest first.
+func mkdirParents(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return missing, nil
 }

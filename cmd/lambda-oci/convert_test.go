@@ -3,10 +3,13 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,28 +125,152 @@ func TestConvertNoCacheWritesNoCache(t *testing.T) {
 	assert.DirExists(t, cache)
 }
 
-func TestConvertRefusalLeavesNoOutput(t *testing.T) {
-	dir := t.TempDir()
+// writeRawZip writes a zip whose entries carry the given CRC-32 and
+// uncompressed size in their headers (0: the true value), so a test can
+// make an archive lie about an entry. bodies are stored deflated.
+func writeRawZip(t *testing.T, ents []rawEntry) string {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	fh := &zip.FileHeader{Name: "../escape"}
-	fh.SetMode(fs.FileMode(0o644))
-	w, err := zw.CreateHeader(fh)
-	require.NoError(t, err)
-	w.Write([]byte("x"))
+	for _, e := range ents {
+		var comp bytes.Buffer
+		fw, err := flate.NewWriter(&comp, flate.DefaultCompression)
+		require.NoError(t, err)
+		_, err = fw.Write([]byte(e.body))
+		require.NoError(t, err)
+		require.NoError(t, fw.Close())
+		fh := &zip.FileHeader{Name: e.name, Method: zip.Deflate, CRC32: crc32.ChecksumIEEE([]byte(e.body)),
+			UncompressedSize64: uint64(len(e.body)), CompressedSize64: uint64(comp.Len())}
+		fh.SetMode(0o644)
+		if e.crc != 0 {
+			fh.CRC32 = e.crc
+		}
+		if e.usize != 0 {
+			fh.UncompressedSize64 = e.usize
+		}
+		w, err := zw.CreateRaw(fh)
+		require.NoError(t, err)
+		_, err = w.Write(comp.Bytes())
+		require.NoError(t, err)
+	}
 	require.NoError(t, zw.Close())
-	zipPath := filepath.Join(dir, "bad.zip")
-	require.NoError(t, os.WriteFile(zipPath, buf.Bytes(), 0o644))
-	out := filepath.Join(dir, "out", "layer.tar.gz")
-	require.NoError(t, os.Mkdir(filepath.Dir(out), 0o755))
+	p := filepath.Join(t.TempDir(), "bad.zip")
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
+	return p
+}
 
-	res := runCLI(t, nil, "convert", zipPath, "-o", out, "--no-cache")
-	assert.Equal(t, 1, res.code)
-	assert.Empty(t, res.stdout)
-	assert.Equal(t, "lambda-oci: layerconv: "+zipPath+`: entry "../escape": path escapes the root`+"\n", res.stderr)
-	entries, err := os.ReadDir(filepath.Dir(out))
+type rawEntry struct {
+	name, body string
+	crc        uint32
+	usize      uint64
+}
+
+// A refused input leaves nothing: no output, no temporary file beside it,
+// no parent directory convert created, whether the refusal comes from the
+// names (before anything is written) or from content found wrong after
+// megabytes of the layer are out (CRC, sizes), with or without the cache.
+func TestConvertRefusalLeavesNoOutput(t *testing.T) {
+	big := rawEntry{name: "a/big", body: strings.Repeat("lambda layer content\n", 200_000)} // 4 MB
+	tests := map[string]struct {
+		ents []rawEntry
+		want string
+	}{
+		"path escape":     {[]rawEntry{{name: "../escape", body: "x"}}, `entry "../escape": path escapes the root`},
+		"whiteout":        {[]rawEntry{{name: "python/.wh.app.py", body: "x"}}, `entry "python/.wh.app.py": name starts with .wh.`},
+		"CRC mismatch":    {[]rawEntry{big, {name: "z/crc", body: "hello", crc: 0xdeadbeef}}, `entry "z/crc": CRC-32 mismatch`},
+		"content longer":  {[]rawEntry{big, {name: "z/long", body: "hello world", usize: 5}}, `entry "z/long": declared size differs from the content`},
+		"content shorter": {[]rawEntry{big, {name: "z/short", body: "hi", usize: 50}}, `entry "z/short": declared size differs from the content`},
+	}
+	for name, tt := range tests {
+		for _, cache := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/cache=%v", name, cache), func(t *testing.T) {
+				zipPath := writeRawZip(t, tt.ents)
+				dir := t.TempDir()
+				args := []string{"convert", zipPath, "-o", filepath.Join(dir, "existing", "layer.tar.gz")}
+				require.NoError(t, os.Mkdir(filepath.Join(dir, "existing"), 0o755))
+				cacheDir := filepath.Join(t.TempDir(), "cache")
+				if cache {
+					args = append(args, "--cache-dir", cacheDir)
+				} else {
+					args = append(args, "--no-cache")
+				}
+				res := runCLI(t, nil, args...)
+				assert.Equal(t, 1, res.code)
+				assert.Empty(t, res.stdout)
+				assert.True(t, strings.HasPrefix(res.stderr, "lambda-oci: layerconv: "+zipPath+": "+tt.want), res.stderr)
+				assertDirEmpty(t, filepath.Join(dir, "existing"))
+
+				// Parents convert had to create are gone again.
+				args[3] = filepath.Join(dir, "new", "sub", "layer.tar.gz")
+				res = runCLI(t, nil, args...)
+				assert.Equal(t, 1, res.code)
+				assert.NoDirExists(t, filepath.Join(dir, "new"))
+				if cache {
+					assert.NoDirExists(t, filepath.Join(cacheDir, "layerconv", "blobs"))
+					if tmp := filepath.Join(cacheDir, "layerconv", "tmp"); strings.HasPrefix(name, "content") || name == "CRC mismatch" {
+						assertDirEmpty(t, tmp) // the conversion had started
+					}
+				}
+			})
+		}
+	}
+}
+
+func assertDirEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	assert.Empty(t, entries, "no output and no temporary file")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.Empty(t, names, "left in %s", dir)
+}
+
+// convert -o creates missing parents, refuses a directory as the output,
+// and without the cache never writes the layer to the system temporary
+// directory (it is written beside the output and linked into place).
+func TestConvertOutputPlacement(t *testing.T) {
+	zipPath := writeTestZip(t, map[string]string{"python/app.py": "print('hi')\n"})
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "does-not-exist"))
+	out := filepath.Join(t.TempDir(), "a", "b", "layer.tar.gz")
+	res := runCLI(t, nil, "convert", zipPath, "-o", out, "--no-cache")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, sha256File(t, out)+"\n", res.stdout)
+	fi, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o644), fi.Mode().Perm())
+	assertDirEmptyBut(t, filepath.Dir(out), "layer.tar.gz")
+
+	res = runCLI(t, nil, "convert", zipPath, "-o", filepath.Dir(out), "--no-cache")
+	assert.Equal(t, 1, res.code)
+	assert.Equal(t, "lambda-oci: convert: -o "+filepath.Dir(out)+" is a directory; name the .tar.gz file to write\n", res.stderr)
+}
+
+func assertDirEmptyBut(t *testing.T, dir string, keep string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{keep}, names)
+}
+
+func TestConvertInterrupted(t *testing.T) {
+	zipPath := writeTestZip(t, map[string]string{"python/app.py": "print('hi')\n"})
+	out := filepath.Join(t.TempDir(), "layer.tar.gz")
+	for _, args := range [][]string{{"--no-cache"}, {"--cache-dir", filepath.Join(t.TempDir(), "c")}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // as Ctrl-C does through main's signal.NotifyContext
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append([]string{"convert", zipPath, "-o", out}, args...), &app{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }})
+		assert.Equal(t, 1, code)
+		assert.Empty(t, stdout.String())
+		assert.Equal(t, "lambda-oci: convert: interrupted; "+out+" not written\n", stderr.String())
+		assertDirEmpty(t, filepath.Dir(out))
+	}
 }
 
 func TestConvertUsageErrors(t *testing.T) {
@@ -157,7 +284,9 @@ func TestConvertUsageErrors(t *testing.T) {
 		"relative prefix": {args: []string{"convert", zipPath, "-o", "x.tar.gz", "--prefix", "opt"}, want: "--prefix"},
 		"missing input":   {args: []string{"convert", zipPath + ".nope", "-o", "x.tar.gz", "--no-cache"}, want: "no such file"},
 		"no args":         {args: []string{"convert"}, want: "accepts 1 arg"},
-		"bad epoch":       {args: []string{"convert", zipPath, "-o", "x.tar.gz"}, env: map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, want: "SOURCE_DATE_EPOCH"},
+		"bad epoch":       {args: []string{"convert", zipPath, "-o", "x.tar.gz"}, env: map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, want: `SOURCE_DATE_EPOCH="yesterday"`},
+		"signed epoch":    {args: []string{"convert", zipPath, "-o", "x.tar.gz"}, env: map[string]string{"SOURCE_DATE_EPOCH": "+5"}, want: `SOURCE_DATE_EPOCH="+5"`},
+		"epoch past 9999": {args: []string{"convert", zipPath, "-o", "x.tar.gz"}, env: map[string]string{"SOURCE_DATE_EPOCH": "253402300800"}, want: `SOURCE_DATE_EPOCH="253402300800": want whole seconds since 1970 (digits only, at most 253402300799)`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
