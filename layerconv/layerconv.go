@@ -84,8 +84,9 @@ type Options struct {
 	// CacheDir holds converted layers keyed by the input zip's sha256, the
 	// prefix, the options and the converter version; empty disables the
 	// cache. A hit hashes the cached blob once (as stored, compressed) and
-	// is a miss unless it matches its digest. Directories are never cached (hashing a tree costs about as
-	// much as converting it, and code directories change on every build).
+	// is a miss unless it matches its digest. Directories are never cached
+	// (hashing a tree costs about as much as converting it, and code
+	// directories change on every build).
 	CacheDir string
 	// TempDir holds the blob of an uncached conversion until Result.Close
 	// (the system temporary directory when empty). Put it on the
