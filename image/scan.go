@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
@@ -133,12 +134,13 @@ func (s scanner) scan(ctx context.Context, l v1.Layer, prefixes []string, wantEL
 	}
 	if s.cacheDir != "" {
 		// A cache that cannot be written only costs time on the next build.
-		_ = writeFileAtomic(s.cachePath(d), rec)
+		_ = writeJSON(s.cachePath(d), rec)
 	}
 	return rec, nil
 }
 
-func writeFileAtomic(dst string, v any) error {
+// writeJSON records v at dst (the scan cache), creating its directory.
+func writeJSON(dst string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -146,19 +148,7 @@ func writeFileAtomic(dst string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dst)
+	return atomicfile.WriteFile(dst, b, 0o644)
 }
 
 type countingReader struct {

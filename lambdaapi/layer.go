@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // LayerFile is a layer version's zip, downloaded and verified.
@@ -115,7 +117,7 @@ func (s *store) rememberLayer(l *LayerFile) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.indexPath(l.ARN), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(s.indexPath(l.ARN), append(b, '\n'), 0o644)
 }
 
 // FetchLayer returns the verified zip of a layer version: from the cache
@@ -191,28 +193,4 @@ func ResolveLayer(ctx context.Context, arnOrPath string, opts Options) (string, 
 		return "", nil, err
 	}
 	return l.Path, l, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // layoutVersion is the oci-layout file every layout we create carries.
@@ -208,10 +210,10 @@ func initLayout(dir string) error {
 	// index.json first: a layout interrupted after this point is valid
 	// (and empty), so a rerun can add to it.
 	idx := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[]}`, types.OCIImageIndex)
-	if err := writeFileAtomic(filepath.Join(dir, "index.json"), []byte(idx+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "index.json"), []byte(idx+"\n"), 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(layoutVersion))
+	return atomicfile.WriteFile(filepath.Join(dir, "oci-layout"), []byte(layoutVersion), 0o644)
 }
 
 func addToLayout(ctx context.Context, dir string, img v1.Image, refName string) error {
@@ -327,7 +329,7 @@ func putIndexEntry(dir string, desc v1.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "index.json"), append(b, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "index.json"), append(b, '\n'), 0o644)
 }
 
 func bytesOpener(b []byte) func() (io.ReadCloser, error) {
@@ -393,15 +395,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// writeFileAtomic replaces path with data (mode 0644) through a temp file
-// beside it.
-func writeFileAtomic(path string, data []byte) error {
-	return writeAtomic(path, 0o644, func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
-}
-
 // WriteTarball writes img as a `docker load` / `podman load` tarball named
 // tag (e.g. "example.com/fn:latest"), through a temp file renamed into
 // place. An existing directory at path is refused untouched.
@@ -414,7 +407,7 @@ func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) er
 	if err := CheckTarballTarget(path); err != nil {
 		return err
 	}
-	return writeAtomic(path, 0o644, func(f *os.File) error {
+	return atomicfile.Write(path, 0o644, func(f *os.File) error {
 		if err := tarball.Write(t, img, f); err != nil {
 			return err
 		}
@@ -425,34 +418,8 @@ func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) er
 // WriteImageRefs writes refs one per line to path, atomically, for later
 // CI steps.
 func WriteImageRefs(path string, refs []string) error {
-	return writeAtomic(path, 0o644, func(f *os.File) error {
+	return atomicfile.Write(path, 0o644, func(f *os.File) error {
 		_, err := f.WriteString(strings.Join(refs, "\n") + "\n")
 		return err
 	})
-}
-
-func writeAtomic(path string, mode os.FileMode, write func(*os.File) error) (rerr error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if rerr != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

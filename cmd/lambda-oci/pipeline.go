@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
@@ -497,7 +498,7 @@ func (s *layoutSnapshot) restore() error {
 	}
 	var errs []error
 	if s.index != nil {
-		errs = append(errs, writeFileAtomic(filepath.Join(s.dir, "index.json"), s.index))
+		errs = append(errs, atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), s.index, 0o644))
 	}
 	var added []string
 	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
@@ -517,27 +518,6 @@ func (s *layoutSnapshot) restore() error {
 		errs = append(errs, os.RemoveAll(p))
 	}
 	return errors.Join(errs...)
-}
-
-// writeFileAtomic replaces path with b through a temp file renamed into
-// place.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // resolveCacheDir is --cache-dir, else the default cache directory; "" with
