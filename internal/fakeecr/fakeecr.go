@@ -17,7 +17,6 @@ package fakeecr
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -35,7 +34,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/lambda-oci/lambda-oci/internal/sigv4check"
 )
 
 // Test credentials the stand-in accepts (never real).
@@ -227,11 +227,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if public {
 		op = "public." + op
 	}
-	if f, ok := s.verifySignature(r, body); !ok {
+	creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
+	if _, f := sigv4check.Verify(r, body, creds, "ecr", "ecr-public"); f != nil {
 		s.mu.Lock()
 		s.badSigs++
 		s.mu.Unlock()
-		writeErr(w, f)
+		writeErr(w, Failure{f.Status, f.Type, f.Message})
 		return
 	}
 	s.mu.Lock()
@@ -314,58 +315,6 @@ func (s *Server) repoJSON(name string, rp *repo) map[string]any {
 func notFound(name string) Failure {
 	return Failure{http.StatusBadRequest, "RepositoryNotFoundException", fmt.Sprintf(
 		"The repository with name '%s' does not exist in the registry with id '%s'", name, Account)}
-}
-
-// verifySignature recomputes the SigV4 signature with the test secret and
-// compares it with the one sent: only a client holding the test
-// credentials passes.
-func (s *Server) verifySignature(r *http.Request, body []byte) (Failure, bool) {
-	auth := r.Header.Get("Authorization")
-	missing := Failure{http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"}
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=") {
-		return missing, false
-	}
-	cred := strings.TrimPrefix(auth, "AWS4-HMAC-SHA256 Credential=")
-	cred, _, _ = strings.Cut(cred, ",")
-	parts := strings.Split(cred, "/") // AKID/DATE/REGION/SERVICE/aws4_request
-	if len(parts) != 5 {
-		return missing, false
-	}
-	if parts[0] != AccessKeyID {
-		return Failure{http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid."}, false
-	}
-	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return missing, false
-	}
-	clone, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return missing, false
-	}
-	// Only the headers the client signed: its transport adds some after
-	// signing (Accept-Encoding), which the signer would otherwise include.
-	_, signed, _ := strings.Cut(auth, "SignedHeaders=")
-	signed, _, _ = strings.Cut(signed, ",")
-	for _, h := range strings.Split(signed, ";") {
-		switch h {
-		case "host":
-		case "content-length":
-			clone.ContentLength = int64(len(body))
-		default:
-			k := http.CanonicalHeaderKey(h)
-			clone.Header[k] = r.Header.Values(k)
-		}
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, clone, hex.EncodeToString(sum[:]), parts[3], parts[2], when); err != nil {
-		return missing, false
-	}
-	if clone.Header.Get("Authorization") != auth {
-		return Failure{http.StatusForbidden, "InvalidSignatureException",
-			"The request signature we calculated does not match the signature you provided."}, false
-	}
-	return Failure{}, true
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -19,11 +19,9 @@
 package fakelambda
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,7 +38,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/lambda-oci/lambda-oci/internal/sigv4check"
 )
 
 // Default credentials and account of a Server.
@@ -131,9 +130,8 @@ type Server struct {
 	// URL is the endpoint to configure clients with.
 	URL string
 
-	srv    *httptest.Server
-	opts   Options
-	signer *v4.Signer
+	srv  *httptest.Server
+	opts Options
 
 	mu        sync.Mutex
 	functions map[string]*Function
@@ -167,7 +165,6 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{
 		opts:      opts,
-		signer:    v4.NewSigner(),
 		functions: map[string]*Function{},
 		layers:    map[string]*Layer{},
 		created:   map[string]*createdFunction{},
@@ -299,8 +296,14 @@ func (s *Server) api(op string, h func(w http.ResponseWriter, r *http.Request, b
 			return
 		}
 		w.Header().Set("X-Amzn-Requestid", fmt.Sprintf("fake-%d", time.Now().UnixNano()))
-		region, status, typ, msg := s.verifySignature(r, body)
-		if status == 0 {
+		var status int
+		var typ, msg string
+		creds := aws.Credentials{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey}
+		scope, f := sigv4check.Verify(r, body, creds, "lambda")
+		region := scope.Region
+		if f != nil {
+			status, typ, msg = f.Status, f.Type, f.Message
+		} else {
 			s.mu.Lock()
 			fail, ok := s.failures[op]
 			s.mu.Unlock()
@@ -317,57 +320,6 @@ func (s *Server) api(op string, h func(w http.ResponseWriter, r *http.Request, b
 		s.calls = append(s.calls, Call{Operation: op, Region: region, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Status: status})
 		s.mu.Unlock()
 	}
-}
-
-var authRE = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$`)
-
-// verifySignature checks the request's SigV4 signature by signing the same
-// request again with the accepted credentials. It returns the region of the
-// credential scope, or the error AWS would answer.
-func (s *Server) verifySignature(r *http.Request, body []byte) (region string, status int, typ, msg string) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return "", http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"
-	}
-	m := authRE.FindStringSubmatch(auth)
-	if m == nil {
-		return "", http.StatusForbidden, "IncompleteSignatureException", "Authorization header is not a SigV4 signature: " + auth
-	}
-	akid, region, service, signedHeaders := m[1], m[3], m[4], strings.Split(m[5], ";")
-	if akid != s.opts.AccessKeyID {
-		return region, http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."
-	}
-	if service != "lambda" {
-		return region, http.StatusForbidden, "InvalidSignatureException", "Credential should be scoped to correct service: 'lambda'."
-	}
-	signTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return region, http.StatusForbidden, "IncompleteSignatureException", "X-Amz-Date missing or malformed"
-	}
-	u := *r.URL
-	u.Scheme, u.Host = "http", r.Host
-	again, err := http.NewRequest(r.Method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return region, http.StatusBadRequest, "InvalidRequestContentException", err.Error()
-	}
-	again.Host = r.Host
-	again.ContentLength = int64(len(body))
-	for _, h := range signedHeaders {
-		if h == "host" || h == "content-length" {
-			continue
-		}
-		again.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: s.opts.AccessKeyID, SecretAccessKey: s.opts.SecretAccessKey}
-	if err := s.signer.SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), "lambda", region, signTime); err != nil {
-		return region, http.StatusInternalServerError, "ServiceException", err.Error()
-	}
-	if again.Header.Get("Authorization") != auth {
-		return region, http.StatusForbidden, "InvalidSignatureException",
-			"The request signature we calculated does not match the signature you provided."
-	}
-	return region, 0, "", ""
 }
 
 // writeError answers in the shape of Lambda's REST-JSON errors: the type in
