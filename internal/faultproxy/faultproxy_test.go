@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,20 +19,37 @@ type upstream struct {
 	mu   sync.Mutex
 	got  []int64
 	errs []error
+	// done receives once per finished request: the handler may still be
+	// draining a cut-off body after the client has seen its error.
+	done chan struct{}
 }
 
 func startUpstream(t *testing.T) (*upstream, string) {
-	u := &upstream{}
+	u := &upstream{done: make(chan struct{}, 16)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		u.mu.Lock()
 		u.got = append(u.got, n)
 		u.errs = append(u.errs, err)
 		u.mu.Unlock()
+		u.done <- struct{}{}
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(srv.Close)
 	return u, srv.URL
+}
+
+// wait blocks until n requests have finished upstream (bounded, so a broken
+// proxy fails the test instead of hanging it).
+func (u *upstream) wait(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-u.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("upstream saw fewer than %d requests", n)
+		}
+	}
 }
 
 func (u *upstream) seen() ([]int64, []error) {
@@ -76,6 +94,7 @@ func TestFaults(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tc.wantStatus, resp.StatusCode)
 			}
+			up.wait(t, len(tc.wantUp))
 			got, errs := up.seen()
 			assert.Equal(t, tc.wantUp, got)
 			if tc.fault.Forward {
