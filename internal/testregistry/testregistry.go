@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -41,7 +42,8 @@ type Server struct {
 	// LogFile receives the registry's access log (one line per request).
 	LogFile string
 
-	cmd *exec.Cmd
+	cmd   *exec.Cmd
+	syncs atomic.Int64 // marker requests sent by Requests
 }
 
 // RequireTool skips the test when name is not on PATH, or fails it when
@@ -189,24 +191,57 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	return last
 }
 
-// Requests returns the access-log lines ("METHOD PATH STATUS") seen so far,
-// so tests can count blob uploads.
+// Requests returns the access-log lines ("METHOD PATH STATUS") of every
+// request answered so far, so tests can count blob uploads. The registry
+// writes a line only after it has sent the response, so a client can be
+// ahead of the log: Requests first sends a marker request of its own and
+// waits for its line, by which time the lines of earlier requests are in.
+// Marker requests are left out of the result.
 func (s *Server) Requests(t testing.TB) []Request {
+	t.Helper()
+	marker := fmt.Sprintf("/v2/%s/%d/tags/list", syncRepo, s.syncs.Add(1))
+	resp, err := s.Client().Get(s.URL() + marker)
+	if err != nil {
+		t.Fatalf("testregistry: marker request: %v", err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		reqs, seen := s.readLog(t, marker)
+		if seen {
+			return reqs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testregistry: access log %s never showed %s", s.LogFile, marker)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncRepo names the marker requests' repository.
+const syncRepo = "lambda-oci-testregistry-sync"
+
+func (s *Server) readLog(t testing.TB, marker string) (reqs []Request, seen bool) {
 	t.Helper()
 	f, err := os.Open(s.LogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []Request
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if r, ok := parseAccessLine(sc.Text()); ok {
-			out = append(out, r)
+		r, ok := parseAccessLine(sc.Text())
+		if !ok {
+			continue
 		}
+		if strings.HasPrefix(r.Path, "/v2/"+syncRepo+"/") {
+			seen = seen || r.Path == marker
+			continue
+		}
+		reqs = append(reqs, r)
 	}
-	return out
+	return reqs, seen
 }
 
 // Request is one access-log entry.
