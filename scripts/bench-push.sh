@@ -14,12 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
-go build -o "$work/lambda-oci" ./cmd/lambda-oci
-if [ ! -f "$work/layer2.zip" ]; then
-  for i in 1 2; do go run ./layerconv/internal/benchzip/genbenchzip -seed "$i" -o "$work/layer$i.zip"; done
-  mkdir -p "$work/code"
-  printf 'def handler(event, context):\n    return {"ok": True}\n' >"$work/code/app.py"
-fi
+. scripts/bench-inputs.sh
 cache="$work/cache"
 rm -rf "$cache" "$work/storage"
 
