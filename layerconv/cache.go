@@ -48,8 +48,9 @@ type cache struct {
 
 // metaVersion changes whenever cacheMeta gains something a hit must
 // return: an entry of another version is a miss, converted again and
-// overwritten (version 1 added Entries; unversioned entries predate it).
-const metaVersion = 1
+// overwritten (version 1 added Entries, version 2 their modes;
+// unversioned entries predate it).
+const metaVersion = 2
 
 type cacheMeta struct {
 	Version          int      `json:"version"`

@@ -149,7 +149,7 @@ func readResult(t testing.TB, r *Result) []tent {
 func indexOf(ents []tent) []Entry {
 	out := make([]Entry, 0, len(ents))
 	for _, e := range ents {
-		x := Entry{Path: strings.TrimSuffix(e.Name, "/"), Type: e.Type, Link: e.Linkname}
+		x := Entry{Path: strings.TrimSuffix(e.Name, "/"), Type: e.Type, Link: e.Linkname, Mode: e.Mode}
 		if b := e.Body; e.Type == tar.TypeReg && len(b) >= 20 && b[:4] == "\x7fELF" {
 			switch b[5] {
 			case 1:

@@ -22,6 +22,9 @@ type Entry struct {
 	Type byte `json:"t"`
 	// Link is a symlink's target.
 	Link string `json:"l,omitempty"`
+	// Mode is the permission bits written to the tar header, so checks
+	// (files every user can read) need not decompress the layer either.
+	Mode int64 `json:"o"`
 	// ELF reports a regular file starting with an ELF header (at least 20
 	// bytes, ELF magic, a known byte order); ELFMachine is its e_machine
 	// (62 x86-64, 183 AArch64). A separate flag, because an ELF file may

@@ -51,20 +51,20 @@ func TestEntriesIndex(t *testing.T) {
 		{name: "data/", mode: fs.ModeDir | 0o755},
 	}
 	want := []Entry{
-		{Path: "opt", Type: tar.TypeDir},
-		{Path: "opt/abs", Type: tar.TypeSymlink, Link: "/opt/bin/x86"},
-		{Path: "opt/bin", Type: tar.TypeDir},
-		{Path: "opt/bin/x86", Type: tar.TypeReg, ELF: true, ELFMachine: 62},
-		{Path: "opt/data", Type: tar.TypeDir},
-		{Path: "opt/lib", Type: tar.TypeDir},
-		{Path: "opt/lib/badorder", Type: tar.TypeReg},
-		{Path: "opt/lib/empty", Type: tar.TypeReg},
-		{Path: "opt/lib/libarm.so", Type: tar.TypeReg, ELF: true, ELFMachine: 183},
-		{Path: "opt/lib/libarm.so.1", Type: tar.TypeSymlink, Link: "libarm.so"},
-		{Path: "opt/lib/none", Type: tar.TypeReg, ELF: true, ELFMachine: 0},
-		{Path: "opt/lib/ppc64", Type: tar.TypeReg, ELF: true, ELFMachine: 21},
-		{Path: "opt/lib/script.sh", Type: tar.TypeReg},
-		{Path: "opt/lib/short", Type: tar.TypeReg},
+		{Path: "opt", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "opt/abs", Type: tar.TypeSymlink, Link: "/opt/bin/x86", Mode: 0o777},
+		{Path: "opt/bin", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "opt/bin/x86", Type: tar.TypeReg, ELF: true, ELFMachine: 62, Mode: 0o755},
+		{Path: "opt/data", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "opt/lib", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "opt/lib/badorder", Type: tar.TypeReg, Mode: 0o644},
+		{Path: "opt/lib/empty", Type: tar.TypeReg, Mode: 0o644},
+		{Path: "opt/lib/libarm.so", Type: tar.TypeReg, ELF: true, ELFMachine: 183, Mode: 0o755},
+		{Path: "opt/lib/libarm.so.1", Type: tar.TypeSymlink, Link: "libarm.so", Mode: 0o777},
+		{Path: "opt/lib/none", Type: tar.TypeReg, ELF: true, ELFMachine: 0, Mode: 0o644},
+		{Path: "opt/lib/ppc64", Type: tar.TypeReg, ELF: true, ELFMachine: 21, Mode: 0o644},
+		{Path: "opt/lib/script.sh", Type: tar.TypeReg, Mode: 0o755},
+		{Path: "opt/lib/short", Type: tar.TypeReg, Mode: 0o644},
 	}
 	p := writeZip(t, ents)
 	cache := t.TempDir()
@@ -137,12 +137,12 @@ func TestEntriesIndexDir(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	assert.Equal(t, []Entry{
-		{Path: "var", Type: tar.TypeDir},
-		{Path: "var/task", Type: tar.TypeDir},
-		{Path: "var/task/bootstrap", Type: tar.TypeReg, ELF: true, ELFMachine: 183},
-		{Path: "var/task/lib", Type: tar.TypeDir},
-		{Path: "var/task/lib/app.py", Type: tar.TypeReg},
-		{Path: "var/task/lib/boot", Type: tar.TypeSymlink, Link: "../bootstrap"},
+		{Path: "var", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "var/task", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "var/task/bootstrap", Type: tar.TypeReg, ELF: true, ELFMachine: 183, Mode: 0o755},
+		{Path: "var/task/lib", Type: tar.TypeDir, Mode: 0o755},
+		{Path: "var/task/lib/app.py", Type: tar.TypeReg, Mode: 0o644},
+		{Path: "var/task/lib/boot", Type: tar.TypeSymlink, Link: "../bootstrap", Mode: 0o777},
 	}, r.Entries)
 	readResult(t, r)
 }

@@ -158,7 +158,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 			return abort(fmt.Errorf("layerconv: %w", err))
 		}
 		st.dirs++
-		st.index = append(st.index, Entry{Path: p, Type: tar.TypeDir})
+		st.index = append(st.index, Entry{Path: p, Type: tar.TypeDir, Mode: 0o755})
 	}
 	head := &headWriter{w: tw}
 	for i := range es {
@@ -173,7 +173,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
 			st.dirs++
-			st.index = append(st.index, Entry{Path: name, Type: tar.TypeDir})
+			st.index = append(st.index, Entry{Path: name, Type: tar.TypeDir, Mode: 0o755})
 		case kindSymlink:
 			target, err := src.target(e)
 			if err != nil {
@@ -185,7 +185,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
 			st.symlinks++
-			st.index = append(st.index, Entry{Path: name, Type: tar.TypeSymlink, Link: target})
+			st.index = append(st.index, Entry{Path: name, Type: tar.TypeSymlink, Link: target, Mode: 0o777})
 		default:
 			h := hdr(name, tar.TypeReg, e.mode)
 			h.Size = e.size
@@ -197,7 +197,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 				return abort(err)
 			}
 			st.files++
-			ent := Entry{Path: name, Type: tar.TypeReg}
+			ent := Entry{Path: name, Type: tar.TypeReg, Mode: e.mode}
 			ent.ELFMachine, ent.ELF = head.elf()
 			st.index = append(st.index, ent)
 		}
