@@ -3,58 +3,48 @@ package image
 import (
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
-// DefaultTaskRoot is where Lambda puts the function code when the base does
-// not say otherwise through LAMBDA_TASK_ROOT.
-const DefaultTaskRoot = "/var/task"
-
-// Lambda's architecture names, in the order the CLI lists them.
-var archNames = []string{"x86_64", "arm64"}
-
-// PlatformFor maps a Lambda architecture name to the OCI platform Lambda
-// runs it on.
-func PlatformFor(arch string) (v1.Platform, error) {
-	switch arch {
-	case "x86_64":
-		return v1.Platform{OS: "linux", Architecture: "amd64"}, nil
-	case "arm64":
-		return v1.Platform{OS: "linux", Architecture: "arm64"}, nil
-	}
-	return v1.Platform{}, fmt.Errorf("architecture %q: Lambda supports %s", arch, strings.Join(archNames, ", "))
+// PlatformError is a base without an image for the wanted architecture.
+type PlatformError struct {
+	Arch lambda.Arch
+	// Got is the single image's platform; Available the index's platforms.
+	Got       *v1.Platform
+	Available []string
+	// Nested lists index entries that are themselves indexes.
+	Nested []string
 }
 
-// platformMatches ignores the arm64 variant: Lambda's Graviton hosts run
-// any linux/arm64 image, and AWS's indexes label them "v8" or not at all.
-func platformMatches(p *v1.Platform, want v1.Platform) bool {
-	return p != nil && p.OS == want.OS && p.Architecture == want.Architecture
-}
-
-func platformString(p *v1.Platform) string {
-	if p == nil {
-		return "unknown"
+func (e *PlatformError) Error() string {
+	want := e.Arch.Platform()
+	if e.Got != nil || e.Available == nil && e.Nested == nil {
+		return fmt.Sprintf("base image is %s, but architecture %s needs %s (use a base for that platform or the other architecture)",
+			lambda.PlatformString(e.Got), e.Arch, lambda.PlatformString(&want))
 	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
+	var what []string
+	if len(e.Available) > 0 {
+		what = append(what, "platforms "+strings.Join(e.Available, ", "))
 	}
-	return s
+	if len(e.Nested) > 0 {
+		what = append(what, fmt.Sprintf("%d nested index(es) (%s), which Lambda cannot use", len(e.Nested), strings.Join(e.Nested, ", ")))
+	}
+	if len(what) == 0 {
+		what = []string{"no image manifests"}
+	}
+	return fmt.Sprintf("base index has no %s image for architecture %s (it has %s)",
+		lambda.PlatformString(&want), e.Arch, strings.Join(what, "; "))
 }
 
 // SelectPlatform returns the image Lambda would run for arch: from an index,
 // the manifest for that platform; a single image is returned only when its
 // config says it is that platform. Exactly one of idx and img must be non-nil.
-func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, error) {
-	want, err := PlatformFor(arch)
-	if err != nil {
-		return nil, err
-	}
+func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch lambda.Arch) (v1.Image, error) {
 	switch {
 	case (idx == nil) == (img == nil):
 		return nil, errors.New("selecting platform: exactly one of index and image must be given")
@@ -63,10 +53,11 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, err
 		if err != nil {
 			return nil, fmt.Errorf("reading base config: %w", err)
 		}
-		got := cf.Platform()
-		if !platformMatches(got, want) {
-			return nil, fmt.Errorf("base image is %s, but --arch %s needs %s (use a base for that platform or the other --arch)",
-				platformString(got), arch, platformString(&want))
+		if got := cf.Platform(); !arch.Runs(got) {
+			if got == nil {
+				got = &v1.Platform{OS: "unknown", Architecture: "unknown"}
+			}
+			return nil, &PlatformError{Arch: arch, Got: got}
 		}
 		return img, nil
 	}
@@ -74,8 +65,12 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, err
 	if err != nil {
 		return nil, fmt.Errorf("reading base index: %w", err)
 	}
-	var available []string
+	perr := &PlatformError{Arch: arch, Available: []string{}}
 	for _, d := range im.Manifests {
+		if d.MediaType.IsIndex() {
+			perr.Nested = append(perr.Nested, d.Digest.String())
+			continue
+		}
 		if !d.MediaType.IsImage() {
 			continue
 		}
@@ -96,66 +91,15 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, err
 		if p == nil || p.OS == "unknown" {
 			continue
 		}
-		if platformMatches(p, want) {
+		if arch.Runs(p) {
 			sub, err := idx.Image(d.Digest)
 			if err != nil {
-				return nil, fmt.Errorf("reading base manifest %s for %s: %w", d.Digest, platformString(p), err)
+				return nil, fmt.Errorf("reading base manifest %s for %s: %w", d.Digest, lambda.PlatformString(p), err)
 			}
 			return sub, nil
 		}
-		available = append(available, platformString(p))
+		perr.Available = append(perr.Available, lambda.PlatformString(p))
 	}
-	sort.Strings(available)
-	if len(available) == 0 {
-		available = []string{"none"}
-	}
-	return nil, fmt.Errorf("base index has no %s image for --arch %s (available: %s)",
-		platformString(&want), arch, strings.Join(available, ", "))
-}
-
-// TaskRoot is where the function code goes: the base's LAMBDA_TASK_ROOT, or
-// /var/task when the base does not set it.
-func TaskRoot(img v1.Image) (string, error) {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return "", fmt.Errorf("reading base config: %w", err)
-	}
-	root := envValue(cf.Config.Env, "LAMBDA_TASK_ROOT")
-	if root == "" {
-		return DefaultTaskRoot, nil
-	}
-	if !path.IsAbs(root) {
-		return "", fmt.Errorf("base sets LAMBDA_TASK_ROOT=%q, which is not an absolute path", root)
-	}
-	return path.Clean(root), nil
-}
-
-// envValue returns the value of the last KEY=... entry, as a process sees it.
-func envValue(env []string, key string) string {
-	val := ""
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			val = v
-		}
-	}
-	return val
-}
-
-// family is the media-type family of a manifest: Lambda rejects manifests
-// that mix Docker and OCI types, so added layers follow the base.
-type family struct {
-	name     string
-	manifest types.MediaType
-	layer    types.MediaType
-}
-
-func familyOf(mt types.MediaType) (family, error) {
-	switch mt {
-	case types.DockerManifestSchema2:
-		return family{name: "docker", manifest: mt, layer: types.DockerLayer}, nil
-	case types.OCIManifestSchema1:
-		return family{name: "oci", manifest: mt, layer: types.OCILayer}, nil
-	}
-	return family{}, fmt.Errorf("base manifest media type %q: Lambda accepts only %s or %s",
-		mt, types.DockerManifestSchema2, types.OCIManifestSchema1)
+	sort.Strings(perr.Available)
+	return nil, perr
 }

@@ -91,7 +91,10 @@ exit 127
 type File struct {
 	Name string // relative, "/"-separated; directories end in "/"
 	Mode fs.FileMode
-	Body string // file content, or the symlink target
+	Body string // file content, or the symlink or hard link target
+	// Hardlink makes a regular file a hard link to Body (tests of images
+	// other tools made; Lambda refuses them).
+	Hardlink bool
 }
 
 func dir(name string, mode fs.FileMode) File { return File{Name: name, Mode: fs.ModeDir | mode} }
@@ -150,6 +153,8 @@ func TarGz(files []File, mtime time.Time) ([]byte, error) {
 			h.Typeflag = tar.TypeDir
 		case f.Mode&fs.ModeSymlink != 0:
 			h.Typeflag, h.Linkname = tar.TypeSymlink, f.Body
+		case f.Hardlink:
+			h.Typeflag, h.Linkname = tar.TypeLink, f.Body
 		default:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.Body))
 		}

@@ -1,4 +1,4 @@
-package image
+package lambda
 
 import (
 	"strings"
@@ -35,14 +35,13 @@ func TestLookupRuntime(t *testing.T) {
 	r, err := LookupRuntime("python3.12")
 	require.NoError(t, err)
 	assert.Equal(t, "public.ecr.aws/lambda/python:3.12", r.Image)
-	assert.Equal(t, "python", r.Family)
-	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-arm64", BaseRef(r, "arm64"))
-	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-x86_64", BaseRef(r, "x86_64"))
-	assert.Empty(t, BaseRef(r, "amd64"))
+	assert.Equal(t, Python, r.Family)
+	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-arm64", r.BaseRef(ARM64))
+	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-x86_64", r.BaseRef(X8664))
 
 	r, err = LookupRuntime("provided.al2023")
 	require.NoError(t, err)
-	assert.Equal(t, "public.ecr.aws/lambda/provided:al2023-x86_64", BaseRef(r, "x86_64"))
+	assert.Equal(t, "public.ecr.aws/lambda/provided:al2023-x86_64", r.BaseRef(X8664))
 
 	for id, repl := range map[string]string{"go1.x": "provided.al2023", "python3.8": "python3.12", "nodejs18.x": "nodejs22.x", "java8": "java21"} {
 		r, err := LookupRuntime(id)
@@ -51,48 +50,25 @@ func TestLookupRuntime(t *testing.T) {
 		assert.Contains(t, err.Error(), "deprecated")
 		assert.Contains(t, err.Error(), repl)
 		assert.Equal(t, repl, r.Replacement)
-		assert.Empty(t, BaseRef(r, "x86_64"))
+		assert.Empty(t, r.BaseRef(X8664))
 	}
 	_, err = LookupRuntime("cobol1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "python3.12")
-	assert.Contains(t, err.Error(), "--base")
+	assert.Contains(t, err.Error(), "any base image")
 }
 
 func TestFamilyFromRef(t *testing.T) {
 	for ref, want := range map[string][2]string{
 		"public.ecr.aws/lambda/python:3.12-arm64":             {"python", "3.12"},
 		"public.ecr.aws/lambda/nodejs:22":                     {"nodejs", "22"},
-		"123.dkr.ecr.eu-west-1.amazonaws.com/lambda/ruby:3.3": {"ruby", "3.3"},
-		"public.ecr.aws/lambda/provided:al2023@sha256:abc":    {"provided", "al2023"},
+		"123.dkr.ecr.eu-west-1.amazonaws.com/lambda/ruby:3.3": {"ruby", ""},
+		"public.ecr.aws/lambda/provided:al2023@sha256:abc":    {"provided", ""},
+		"public.ecr.aws/lambda/python:3.13-x86_64@sha256:abc": {"python", "3.13"},
 		"docker.io/library/python:3.12":                       {"", ""},
 		"oci:testdata/base:latest":                            {"", ""},
 	} {
-		f, v := familyVersionFromRef(ref)
-		assert.Equal(t, want, [2]string{f, v}, ref)
+		f, v := FamilyFromBaseRef(ref)
+		assert.Equal(t, want, [2]string{string(f), v}, ref)
 	}
-}
-
-// With --base of an AWS image the family comes from the reference.
-func TestBuildFamilyFromBaseName(t *testing.T) {
-	opts := demoOpts(t, withoutBootstrap(t, baseImage(t, "x86_64")))
-	opts.BaseName = "public.ecr.aws/lambda/nodejs:22-x86_64"
-	_, err := Build(t.Context(), opts)
-	var he *HandlerError
-	require.ErrorAs(t, err, &he)
-	assert.Equal(t, "nodejs", he.Family)
-	assert.Contains(t, he.Searched, "/opt/nodejs/node22/node_modules/app.js")
-}
-
-func TestBuildRuntimeIDs(t *testing.T) {
-	opts := demoOpts(t, baseImage(t, "x86_64"))
-	opts.Runtime = "pyhton3.12"
-	_, err := Build(t.Context(), opts)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `unknown runtime "pyhton3.12"`)
-
-	// A deprecated id still says where the handler lives (migrations).
-	opts.Runtime = "python3.8"
-	res := mustBuild(t, opts)
-	assert.Equal(t, "python", res.Family)
 }

@@ -1,7 +1,8 @@
-package image
+package build
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
 // Rules 1 and 2, for both media-type families: one manifest in the base's
@@ -167,10 +170,10 @@ func TestBuildSize(t *testing.T) {
 	require.NoError(t, err)
 	d0, err := baseLayers[0].Digest()
 	require.NoError(t, err)
-	p := scanner{cacheDir: opts.CacheDir}.cachePath(d0)
+	p := checks.Reader{CacheDir: Cache{Root: opts.CacheDir}.Listings()}.Path(d0)
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
-	var rec layerScan
+	var rec checks.Listing
 	require.NoError(t, json.Unmarshal(raw, &rec))
 	rec.UncompressedSize = 12345
 	planted, err := json.Marshal(rec)
@@ -182,8 +185,8 @@ func TestBuildSize(t *testing.T) {
 	// Over the limit: a per-layer table, no image.
 	opts.MaxSize = total - 1
 	opts.CacheDir = ""
-	_, err = Build(context.Background(), opts)
-	var se *SizeError
+	_, err = tBuild(context.Background(), opts)
+	var se *checks.SizeError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, total, se.Total)
 	msg := err.Error()
@@ -220,7 +223,7 @@ func TestBuildWarnsAboutLargeManifest(t *testing.T) {
 	var warned []string
 	opts.Warn = func(s string) { warned = append(warned, s) }
 	res := mustBuild(t, opts)
-	assert.Greater(t, res.ManifestSize, int64(ManifestSizeAdvice))
+	assert.Greater(t, res.ManifestSize, int64(lambda.ManifestSizeAdvice))
 	require.Len(t, res.Warnings, 1)
 	assert.Contains(t, res.Warnings[0], "25400")
 	assert.Equal(t, res.Warnings, warned)
@@ -269,19 +272,19 @@ func TestBuildHandler(t *testing.T) {
 		{name: "java not checked", runtime: "java21", code: []basegen.File{d("lib/"), f("lib/fn.jar", 0o644, "PK")}, handler: "example.Handler::handleRequest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := Options{Base: base, Arch: "x86_64", Runtime: tc.runtime, Handler: tc.handler, Created: fixedTime,
+			opts := tOpts{Base: base, Arch: "x86_64", Runtime: tc.runtime, Handler: tc.handler, Created: fixedTime,
 				Code: Source{Path: writeDir(t, tc.code...)}}
 			for i, files := range tc.layers {
 				opts.Layers = append(opts.Layers, Source{Path: writeZip(t, fmt.Sprintf("layer%d.zip", i), files...)})
 			}
-			res, err := Build(context.Background(), opts)
+			res, err := tBuild(context.Background(), opts)
 			if len(tc.searched) == 0 {
 				require.NoError(t, err)
 				defer res.Close()
 				require.NoError(t, validate.Image(res.Image))
 				return
 			}
-			var he *HandlerError
+			var he *lambda.HandlerError
 			require.ErrorAs(t, err, &he)
 			for _, s := range tc.searched {
 				assert.Contains(t, he.Searched, s)
@@ -321,13 +324,13 @@ func TestBuildProvidedBootstrap(t *testing.T) {
 			code: []basegen.File{f("main", 0o755, "")}, wantErr: "/var/task/bootstrap, /opt/bootstrap and /var/runtime/bootstrap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := Options{Base: tc.base, Arch: "x86_64", Runtime: tc.runtime, Handler: "function.handler", Created: fixedTime,
+			opts := tOpts{Base: tc.base, Arch: "x86_64", Runtime: tc.runtime, Handler: "function.handler", Created: fixedTime,
 				Code: Source{Path: writeDir(t, tc.code...)}}
 			if tc.layer != nil {
 				opts.Layers = []Source{{Path: writeZip(t, "layer.zip", tc.layer...)}}
 			}
 			if tc.wantErr != "" {
-				_, err := Build(context.Background(), opts)
+				_, err := tBuild(context.Background(), opts)
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
 				return
@@ -377,7 +380,7 @@ func TestBuildProvidedBootstrap(t *testing.T) {
 func TestBuildArchOfNativeCode(t *testing.T) {
 	var many []basegen.File
 	for i := range 25 {
-		many = append(many, f(fmt.Sprintf("lib/lib%02d.so", i), 0o755, elf(elfMachineX8664)))
+		many = append(many, f(fmt.Sprintf("lib/lib%02d.so", i), 0o755, elfHeader(uint16(elf.EM_X86_64))))
 	}
 	for _, tc := range []struct {
 		name    string
@@ -387,14 +390,14 @@ func TestBuildArchOfNativeCode(t *testing.T) {
 		wantErr []string
 		wantN   int
 	}{
-		{name: "x86-64 on x86_64", arch: "x86_64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664))}},
-		{name: "aarch64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineAArch64))}},
-		{name: "x86-64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664)), f("bin/ok", 0o755, elf(elfMachineAArch64))},
+		{name: "x86-64 on x86_64", arch: "x86_64", files: []basegen.File{f("bin/tool", 0o755, elfHeader(uint16(elf.EM_X86_64)))}},
+		{name: "aarch64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elfHeader(uint16(elf.EM_AARCH64)))}},
+		{name: "x86-64 on arm64", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elfHeader(uint16(elf.EM_X86_64))), f("bin/ok", 0o755, elfHeader(uint16(elf.EM_AARCH64)))},
 			wantErr: []string{"/opt/bin/tool (x86-64)", "not built for arm64"}, wantN: 1},
-		{name: "aarch64 on x86_64", arch: "x86_64", files: []basegen.File{f("python/x.so", 0o644, elf(elfMachineAArch64))},
+		{name: "aarch64 on x86_64", arch: "x86_64", files: []basegen.File{f("python/x.so", 0o644, elfHeader(uint16(elf.EM_AARCH64)))},
 			wantErr: []string{"/opt/python/x.so (AArch64)"}, wantN: 1},
 		{name: "many listed at most 20", arch: "arm64", files: many, wantErr: []string{"/opt/lib/lib19.so", "and 5 more"}, wantN: 25},
-		{name: "allowed", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elf(elfMachineX8664))}, allow: true},
+		{name: "allowed", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, elfHeader(uint16(elf.EM_X86_64)))}, allow: true},
 		{name: "scripts are not ELF", arch: "arm64", files: []basegen.File{f("bin/tool", 0o755, "#!/bin/sh\necho this is long enough to be read\n")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -402,7 +405,7 @@ func TestBuildArchOfNativeCode(t *testing.T) {
 			opts.Arch = tc.arch
 			opts.AllowArchMismatch = tc.allow
 			opts.Layers = append(opts.Layers, Source{Path: writeZip(t, "native.zip", tc.files...)})
-			res, err := Build(context.Background(), opts)
+			res, err := tBuild(context.Background(), opts)
 			if tc.wantErr == nil {
 				require.NoError(t, err)
 				defer res.Close()
@@ -410,17 +413,17 @@ func TestBuildArchOfNativeCode(t *testing.T) {
 				if tc.allow {
 					require.Len(t, res.Warnings, 1)
 					assert.Contains(t, res.Warnings[0], "/opt/bin/tool")
-					assert.Contains(t, res.Warnings[0], "allowed by --allow-arch-mismatch")
+					assert.Contains(t, res.Warnings[0], "allowed for this build")
 				}
 				return
 			}
-			var ae *ArchMismatchError
+			var ae *checks.ArchMismatchError
 			require.ErrorAs(t, err, &ae)
 			assert.Len(t, ae.Files, tc.wantN)
 			for _, s := range tc.wantErr {
 				assert.Contains(t, err.Error(), s)
 			}
-			if tc.wantN > maxListed {
+			if tc.wantN > 20 {
 				assert.NotContains(t, err.Error(), "/opt/lib/lib20.so")
 			}
 		})
@@ -460,16 +463,16 @@ func TestBuildEnvWarnings(t *testing.T) {
 func TestBuildRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		mutate func(*Options)
+		mutate func(*tOpts)
 		want   string
 	}{
-		{"base of another arch", func(o *Options) { o.Arch = "arm64" }, "base image is linux/amd64, but --arch arm64 needs linux/arm64"},
-		{"bad arch", func(o *Options) { o.Arch = "amd64" }, `architecture "amd64": Lambda supports x86_64, arm64`},
-		{"no handler", func(o *Options) { o.Handler = "" }, "no handler"},
-		{"no code", func(o *Options) { o.Code = Source{} }, "no function code"},
-		{"bad env", func(o *Options) { o.Env = []string{"NOEQUALS"} }, `env "NOEQUALS": want KEY=VALUE`},
-		{"missing layer", func(o *Options) { o.Layers = []Source{{Path: "/nonexistent/l.zip"}} }, `/nonexistent/l.zip`},
-		{"bad zip", func(o *Options) {
+		{"base of another arch", func(o *tOpts) { o.Arch = "arm64" }, "base image is linux/amd64, but architecture arm64 needs linux/arm64"},
+		{"bad arch", func(o *tOpts) { o.Arch = "sparc" }, `architecture "sparc": Lambda supports x86_64, arm64`},
+		{"no handler", func(o *tOpts) { o.Handler = "" }, "no handler"},
+		{"no code", func(o *tOpts) { o.Code = Source{} }, "no function code"},
+		{"bad env", func(o *tOpts) { o.Env = []string{"NOEQUALS"} }, `env "NOEQUALS": want KEY=VALUE`},
+		{"missing layer", func(o *tOpts) { o.Layers = []Source{{Path: "/nonexistent/l.zip"}} }, `/nonexistent/l.zip`},
+		{"bad zip", func(o *tOpts) {
 			p := filepath.Join(filepath.Dir(o.Code.Path), "bad.zip")
 			_ = os.WriteFile(p, []byte("not a zip"), 0o644)
 			o.Layers = []Source{{Path: p}}
@@ -478,7 +481,7 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := demoOpts(t, baseImage(t, "x86_64"))
 			tc.mutate(&opts)
-			_, err := Build(context.Background(), opts)
+			_, err := tBuild(context.Background(), opts)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -488,7 +491,7 @@ func TestBuildRefusesBadInput(t *testing.T) {
 func TestBuildCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Build(ctx, demoOpts(t, baseImage(t, "x86_64")))
+	_, err := tBuild(ctx, demoOpts(t, baseImage(t, "x86_64")))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 }
@@ -517,25 +520,14 @@ func TestBuildWarnsAboutEntrypoint(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		DefaultMaxSize: "10.00 GiB (10,737,418,240 bytes)",
-		25088:          "24.50 KiB (25,088 bytes)",
-		3 << 20:        "3.00 MiB (3,145,728 bytes)",
-		999:            "999 bytes",
-	} {
-		assert.Equal(t, want, humanBytes(n))
-	}
-}
-
 // The check looks at what the container sees: a file a later layer
 // overrides is never loaded, whatever its architecture (both orders).
 func TestBuildArchLastWriterWins(t *testing.T) {
 	armZip := func(t *testing.T) string {
-		return writeZip(t, "arm.zip", f("lib/libx.so", 0o755, elf(elfMachineAArch64)))
+		return writeZip(t, "arm.zip", f("lib/libx.so", 0o755, elfHeader(uint16(elf.EM_AARCH64))))
 	}
 	x86Zip := func(t *testing.T) string {
-		return writeZip(t, "x86.zip", f("lib/libx.so", 0o755, elf(elfMachineX8664)))
+		return writeZip(t, "x86.zip", f("lib/libx.so", 0o755, elfHeader(uint16(elf.EM_X86_64))))
 	}
 	scriptZip := func(t *testing.T) string {
 		return writeZip(t, "script.zip", f("lib/libx.so", 0o755, "#!/bin/sh\necho no longer native code here\n"))
@@ -558,13 +550,13 @@ func TestBuildArchLastWriterWins(t *testing.T) {
 			for _, l := range tc.layers {
 				opts.Layers = append(opts.Layers, Source{Path: l(t)})
 			}
-			res, err := Build(context.Background(), opts)
+			res, err := tBuild(context.Background(), opts)
 			if tc.wantBad == "" {
 				require.NoError(t, err)
 				res.Close()
 				return
 			}
-			var ae *ArchMismatchError
+			var ae *checks.ArchMismatchError
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, []string{tc.wantBad}, ae.Files, "the overridden file is not listed")
 		})
@@ -572,71 +564,28 @@ func TestBuildArchLastWriterWins(t *testing.T) {
 }
 
 // ELF files in the base are the platform's own business: an arm64 library
-// under /opt in an x86_64 base does not fail the build.
-func TestBuildArchIgnoresBaseELF(t *testing.T) {
-	base := baseImage(t, "x86_64")
-	blob, err := basegen.TarGz([]basegen.File{d("opt/"), d("opt/lib/"), f("opt/lib/base.so", 0o755, elf(elfMachineAArch64))}, basegen.Created)
-	require.NoError(t, err)
-	l, err := layerFromBytes(blob)
-	require.NoError(t, err)
-	mt, err := base.MediaType()
-	require.NoError(t, err)
-	fam, err := familyOf(mt)
-	require.NoError(t, err)
-	base, err = mutate.Append(base, mutate.Addendum{Layer: typedLayer{l, fam.layer}})
-	require.NoError(t, err)
+// under /opt in an x86_64 base does not fail the build; the whole image is
+// checked, so it is reported as a warning naming the file.
+func TestBuildArchWarnsAboutBaseELF(t *testing.T) {
+	base := appendLayer(t, baseImage(t, "x86_64"), d("opt/"), d("opt/lib/"), f("opt/lib/base.so", 0o755, elfHeader(uint16(elf.EM_AARCH64))))
 	opts := demoOpts(t, base)
 	res := mustBuild(t, opts)
-	assert.Empty(t, res.Warnings)
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], "in the base")
+	assert.Contains(t, res.Warnings[0], "/opt/lib/base.so (AArch64)")
 
 	// Control: the same file in an added layer is refused.
-	opts.Layers = append(opts.Layers, Source{Path: writeZip(t, "arm.zip", f("lib/base.so", 0o755, elf(elfMachineAArch64)))})
-	_, err = Build(context.Background(), opts)
-	var ae *ArchMismatchError
+	opts.Layers = append(opts.Layers, Source{Path: writeZip(t, "arm.zip", f("lib/base.so", 0o755, elfHeader(uint16(elf.EM_AARCH64))))})
+	_, err := tBuild(context.Background(), opts)
+	var ae *checks.ArchMismatchError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, []string{"/opt/lib/base.so (AArch64)"}, ae.Files)
 }
 
-// mergedELF applies whiteouts, opaque directories and type changes the way
-// the container's overlay does.
-func TestMergedELF(t *testing.T) {
-	layer := func(entries []scanEntry, elfs ...elfFile) *added {
-		return &added{scan: &layerScan{Entries: entries, ELF: elfs, ELFScanned: true}}
-	}
-	file := func(p string) scanEntry { return scanEntry{Path: p, Type: entFile} }
-	dir := func(p string) scanEntry { return scanEntry{Path: p, Type: entDir} }
-	lower := layer([]scanEntry{dir("opt"), dir("opt/a"), file("opt/a/x.so"), dir("opt/a/b"), file("opt/a/b/y.so"), dir("opt/c"), file("opt/c/z.so"), file("opt/w.so")},
-		elfFile{"opt/a/x.so", elfMachineAArch64}, elfFile{"opt/a/b/y.so", elfMachineAArch64}, elfFile{"opt/c/z.so", elfMachineAArch64}, elfFile{"opt/w.so", elfMachineAArch64})
-	for _, tc := range []struct {
-		name  string
-		upper *added
-		want  map[string]uint16
-	}{
-		{"nothing above", layer(nil), map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
-		{"whiteout of a directory", layer([]scanEntry{{Path: "opt/a/b", Type: entWhiteout}}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
-		{"whiteout of a file", layer([]scanEntry{{Path: "opt/w.so", Type: entWhiteout}}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
-		{"opaque directory", layer([]scanEntry{dir("opt/a"), {Path: "opt/a", Type: entOpaque}, file("opt/a/new.so")}, elfFile{"opt/a/new.so", elfMachineX8664}),
-			map[string]uint16{"opt/a/new.so": elfMachineX8664, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
-		{"file replaces a directory", layer([]scanEntry{file("opt/c")}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/w.so": elfMachineAArch64}},
-		{"symlink replaces a file", layer([]scanEntry{{Path: "opt/w.so", Type: entSymlink, Link: "a/x.so"}}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
-		{"directory replaces a file", layer([]scanEntry{dir("opt/w.so")}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64}},
-		{"ELF replaced by ELF", layer([]scanEntry{file("opt/w.so")}, elfFile{"opt/w.so", elfMachineX8664}),
-			map[string]uint16{"opt/a/x.so": elfMachineAArch64, "opt/a/b/y.so": elfMachineAArch64, "opt/c/z.so": elfMachineAArch64, "opt/w.so": elfMachineX8664}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, mergedELF([]*added{lower, tc.upper}))
-		})
-	}
-}
-
-// Rule 4 when one input is over the limit by itself: layerconv refuses it
-// before converting, and the user still gets the per-layer table, with the
-// refused input's declared size marked as such.
+// Rule 4 when the inputs declare more than the limit leaves after the base:
+// nothing is converted, and the user gets the per-layer table (base
+// measured, every input at its declared size), with the input that crosses
+// the limit marked as refused.
 func TestBuildSizeTableWhenOneInputIsTooLarge(t *testing.T) {
 	base := baseImage(t, "x86_64")
 	big := strings.Repeat("x", 200_000)
@@ -654,19 +603,19 @@ func TestBuildSizeTableWhenOneInputIsTooLarge(t *testing.T) {
 			}
 		}, func(t *testing.T) Source {
 			return Source{Path: writeDir(t, f("app.py", 0o644, "def handler(e, c):\n    return 1\n"))}
-		}, []string{"layer", "code"}, "big.zip"},
+		}, []string{"layer", "layer", "code"}, "big.zip"},
 		{"the code directory", func(t *testing.T) []Source {
 			return []Source{{Path: writeZip(t, "layer.zip", basegen.DemoLayerFiles()...)}}
 		}, func(t *testing.T) Source {
 			return Source{Path: writeDir(t, f("app.py", 0o644, "def handler(e, c):\n    return 1\n"), f("big.bin", 0o644, big)), Name: "code-dir"}
-		}, []string{"code"}, "code-dir"},
+		}, []string{"layer", "code"}, "code-dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := demoOpts(t, base)
 			opts.Layers, opts.Code = tc.layers(t), tc.code(t)
 			opts.MaxSize = 100_000
-			_, err := Build(context.Background(), opts)
-			var se *SizeError
+			_, err := tBuild(context.Background(), opts)
+			var se *checks.SizeError
 			require.ErrorAs(t, err, &se)
 			assert.NotContains(t, err.Error(), "layerconv:", "the table, not the converter's bare refusal")
 
@@ -692,7 +641,12 @@ func TestBuildSizeTableWhenOneInputIsTooLarge(t *testing.T) {
 			assert.Equal(t, tc.wantKinds, declaredKinds)
 			assert.Equal(t, total, se.Total)
 			assert.Greater(t, se.Total, se.Limit)
-			refused := se.Layers[len(se.Layers)-len(tc.wantKinds)]
+			var refused checks.SizeRow
+			for _, l := range se.Layers {
+				if l.Note == "refused before conversion" {
+					refused = l
+				}
+			}
 			assert.Equal(t, tc.refused, refused.Source)
 			assert.GreaterOrEqual(t, refused.UncompressedSize, int64(len(big)))
 			assert.Contains(t, err.Error(), tc.refused+" (declared size: refused before conversion)")
@@ -709,4 +663,142 @@ func mustLen(t *testing.T, l v1.Layer) int64 {
 	n, err := io.Copy(io.Discard, rc)
 	require.NoError(t, err)
 	return n
+}
+
+// Added layers are listed from layerconv's index, never decompressed: the
+// scan cache (written for every layer the scanner reads) holds only the
+// base layers, and on a cache hit the layer blob is opened exactly once,
+// by layerconv's digest check (inotify counts the opens, so no hook in
+// the build is needed and none can be bypassed).
+func TestBuildDoesNotDecompressAddedLayers(t *testing.T) {
+	cache := t.TempDir()
+	base := baseImage(t, "x86_64")
+	opts := demoOpts(t, base)
+	opts.CacheDir = cache
+	first := mustBuild(t, opts)
+
+	baseLayers, err := base.Layers()
+	require.NoError(t, err)
+	var want []string
+	for _, l := range baseLayers {
+		d, err := l.Digest()
+		require.NoError(t, err)
+		want = append(want, d.Algorithm+"-"+d.Hex+".json")
+	}
+	scans, err := filepath.Glob(filepath.Join(cache, "layer-scan", "*", "*.json"))
+	require.NoError(t, err)
+	var got []string
+	for _, s := range scans {
+		got = append(got, filepath.Base(s))
+	}
+	assert.ElementsMatch(t, want, got, "only base layers were scanned")
+
+	blobs, err := filepath.Glob(filepath.Join(cache, "layerconv", "blobs", "sha256", "*"))
+	require.NoError(t, err)
+	require.Len(t, blobs, 1, "the layer zip is cached (the code directory is not)")
+	// Without its scan cache, a build that lists the added layer by
+	// decompressing it has to open the blob again.
+	require.NoError(t, os.RemoveAll(filepath.Join(cache, "layer-scan")))
+
+	w := watchOpens(t, blobs[0])
+	second, err := tBuild(context.Background(), opts)
+	require.NoError(t, err)
+	defer second.Close()
+	assert.Equal(t, 1, w.opens(t), "the blob is opened once, by layerconv's cache-hit check (hash, no inflating), never by the build")
+	assert.Equal(t, first.Digest, second.Digest)
+	added := second.Layers[len(baseLayers)]
+	assert.True(t, added.CacheHit)
+	want1 := first.Layers[len(baseLayers)]
+	want1.CacheHit = true
+	assert.Equal(t, want1, added)
+
+	// Control: the watch sees an open the way the build would make it.
+	f, err := os.Open(blobs[0])
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, 1, w.opens(t), "control")
+}
+
+// With --base of an AWS image the family comes from the reference.
+func TestBuildFamilyFromBaseName(t *testing.T) {
+	opts := demoOpts(t, withoutBootstrap(t, baseImage(t, "x86_64")))
+	opts.BaseName = "public.ecr.aws/lambda/nodejs:22-x86_64"
+	_, err := tBuild(t.Context(), opts)
+	var he *lambda.HandlerError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, lambda.NodeJS, he.Family)
+	assert.Contains(t, he.Searched, "/opt/nodejs/node22/node_modules/app.js")
+}
+
+func TestBuildRuntimeIDs(t *testing.T) {
+	opts := demoOpts(t, baseImage(t, "x86_64"))
+	opts.Runtime = "pyhton3.12"
+	_, err := tBuild(t.Context(), opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown runtime "pyhton3.12"`)
+
+	// A deprecated id still says where the handler lives (migrations).
+	opts.Runtime = "python3.8"
+	res := mustBuild(t, opts)
+	assert.Equal(t, lambda.Python, res.Family)
+}
+
+// The code lands under a custom LAMBDA_TASK_ROOT.
+func TestBuildCustomTaskRoot(t *testing.T) {
+	base := baseImage(t, "x86_64")
+	cf, err := base.ConfigFile()
+	require.NoError(t, err)
+	cfg := cf.Config.DeepCopy()
+	for i, kv := range cfg.Env {
+		if strings.HasPrefix(kv, "LAMBDA_TASK_ROOT=") {
+			cfg.Env[i] = "LAMBDA_TASK_ROOT=/srv/fn"
+		}
+	}
+	custom, err := mutate.Config(base, *cfg)
+	require.NoError(t, err)
+	res := mustBuild(t, demoOpts(t, custom))
+	layers, err := res.Image.Layers()
+	require.NoError(t, err)
+	ents := tarEntries(t, layers[len(layers)-1])
+	assert.Contains(t, ents, "srv/fn/app.py")
+	assert.Contains(t, ents, "srv/fn")
+	assert.Contains(t, ents, "srv")
+}
+
+// The whole image is checked, base included: a base layer without parent
+// directory entries, or with a hard link, is refused before anything is
+// written, naming the rule, the base layer and the path, with a hint.
+func TestBuildRefusesBadBaseLayers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		files      []basegen.File
+		rule, path string
+		lambdaErr  string
+	}{
+		{"missing parent directories", []basegen.File{f("usr/local/lib/libfoo.so", 0o644, "x")},
+			checks.RuleParentDirs, "/usr", "MissingParentDirectory"},
+		{"hard link", []basegen.File{d("etc/"), f("etc/a", 0o644, "x"), {Name: "etc/b", Mode: 0o644, Body: "etc/a", Hardlink: true}},
+			checks.RuleHardLinks, "/etc/b", "UnsupportedImageLayerDetected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := appendLayer(t, baseImage(t, "x86_64"), tc.files...)
+			baseLayers, err := base.Layers()
+			require.NoError(t, err)
+			_, err = tBuild(context.Background(), demoOpts(t, base))
+			var ce *checks.Error
+			require.ErrorAs(t, err, &ce)
+			require.Len(t, ce.Findings, 1, "%v", err)
+			fd := ce.Findings[0]
+			assert.Equal(t, tc.rule, fd.Rule)
+			assert.Equal(t, len(baseLayers), fd.Layer, "the base's top layer")
+			assert.Equal(t, checks.Base, fd.Origin)
+			assert.Equal(t, tc.path, fd.Path)
+			assert.Equal(t, tc.lambdaErr, fd.LambdaError)
+			assert.NotEmpty(t, fd.Hint)
+			msg := err.Error()
+			for _, want := range []string{"[" + tc.rule + "]", fmt.Sprintf("layer %d (base ", len(baseLayers)), tc.path, "hint:", tc.lambdaErr} {
+				assert.Contains(t, msg, want)
+			}
+		})
+	}
 }

@@ -1,4 +1,4 @@
-package image
+package build
 
 import (
 	"context"
@@ -53,13 +53,13 @@ func BenchmarkBuild(b *testing.B) {
 	if err := writeFile(code+"/app.py", []byte("def handler(e, c):\n    return 1\n")); err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{Base: base, Arch: "x86_64", Layers: []Source{{Path: l1}, {Path: l2}},
+	opts := tOpts{Base: base, Arch: "x86_64", Layers: []Source{{Path: l1}, {Path: l2}},
 		Code: Source{Path: code}, Handler: "app.handler", Created: fixedTime}
 	run := func(b *testing.B, cacheDir string) {
 		opts.CacheDir = cacheDir
 		b.SetBytes(n1 + n2)
 		for b.Loop() {
-			res, err := Build(context.Background(), opts)
+			res, err := tBuild(context.Background(), opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func BenchmarkBuild(b *testing.B) {
 	b.Run("cold", func(b *testing.B) { run(b, "") })
 	b.Run("warm", func(b *testing.B) {
 		dir := b.TempDir()
-		if res, err := Build(context.Background(), Options{Base: base, Arch: "x86_64", Layers: opts.Layers,
+		if res, err := tBuild(context.Background(), tOpts{Base: base, Arch: "x86_64", Layers: opts.Layers,
 			Code: opts.Code, Handler: opts.Handler, Created: fixedTime, CacheDir: dir}); err != nil {
 			b.Fatal(err)
 		} else {

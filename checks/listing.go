@@ -1,0 +1,179 @@
+package checks
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lambda-oci/lambda-oci/layerconv"
+)
+
+// listingVersion is part of every cache file name: bump it when Listing or
+// what a read records changes, so stale records are ignored, not misread.
+const listingVersion = 2
+
+// Compression is what a layer blob really is, whatever its media type says.
+type Compression string
+
+// Compressions a layer read recognises.
+const (
+	Gzip  Compression = "gzip"
+	Zstd  Compression = "zstd"
+	Plain Compression = "none"
+)
+
+// Entry is one tar entry of a layer, its name clean and without a leading
+// slash ("opt/python/app.py"); whiteouts keep their .wh. names.
+type Entry struct {
+	Path string `json:"p"`
+	// Type is the tar typeflag.
+	Type byte   `json:"t"`
+	Link string `json:"l,omitempty"`
+	// Mode is the permission bits (and setuid/setgid/sticky).
+	Mode int64 `json:"o"`
+	// ELF is set for a regular file with an ELF header; Machine is its
+	// e_machine.
+	ELF     bool   `json:"e,omitempty"`
+	Machine uint16 `json:"m,omitempty"`
+}
+
+// Listing is what one read of a layer tells: its real compression, its
+// uncompressed size and digest, and its entries in tar order. Layers are
+// content-addressed, so a listing is cached by layer digest and never
+// computed twice on one machine.
+type Listing struct {
+	Version     int         `json:"version"`
+	Compression Compression `json:"compression"`
+	// UncompressedSize is the length of the tar stream, what Lambda counts.
+	UncompressedSize int64 `json:"uncompressedSize"`
+	// DiffID is the sha256 of the tar stream as read.
+	DiffID  v1.Hash `json:"diffID"`
+	Entries []Entry `json:"entries"`
+}
+
+// ListingFromIndex is the listing of a layer layerconv just wrote (or found
+// in its cache), from the index it recorded while writing: the layer is not
+// decompressed a second time.
+func ListingFromIndex(res *layerconv.Result) *Listing {
+	l := &Listing{Version: listingVersion, Compression: Gzip, UncompressedSize: res.UncompressedSize, DiffID: res.DiffID}
+	l.Entries = make([]Entry, len(res.Entries))
+	for i, e := range res.Entries {
+		l.Entries[i] = Entry{Path: e.Path, Type: e.Type, Link: e.Link, Mode: e.Mode, ELF: e.ELF, Machine: e.ELFMachine}
+	}
+	return l
+}
+
+// DigestMismatchError is a blob whose content does not match the digest
+// that names it.
+type DigestMismatchError struct {
+	What     string // "diffID"
+	Declared v1.Hash
+	Actual   v1.Hash
+}
+
+func (e *DigestMismatchError) Error() string {
+	return fmt.Sprintf("content does not match its %s: declared %s, content is %s", e.What, e.Declared, e.Actual)
+}
+
+// ReadLayer reads a layer blob once, streaming: it detects the real
+// compression (gzip, zstd or none, by magic number, not by media type),
+// measures and hashes the tar stream and lists every entry with the first
+// bytes of regular files (for ELF headers). Cancelling ctx stops it.
+func ReadLayer(ctx context.Context, l v1.Layer) (*Listing, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<16)
+	magic, _ := br.Peek(4)
+	out := &Listing{Version: listingVersion}
+	var tarStream io.Reader
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		// klauspost's inflater is about twice the standard library's speed:
+		// AWS base layers are hundreds of MB.
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		out.Compression, tarStream = Gzip, zr
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		defer zr.Close()
+		out.Compression, tarStream = Zstd, zr
+	default:
+		out.Compression, tarStream = Plain, br
+	}
+	h := sha256.New()
+	cr := &countingReader{r: tarStream, h: h}
+	tr := tar.NewReader(cr)
+	var head [20]byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tar: %w", err)
+		}
+		p := cleanName(hdr.Name)
+		if p == "" {
+			continue
+		}
+		e := Entry{Path: p, Type: hdr.Typeflag, Link: hdr.Linkname, Mode: hdr.Mode & 0o7777}
+		if hdr.Typeflag == tar.TypeReg && hdr.Size >= int64(len(head)) {
+			if _, err := io.ReadFull(tr, head[:]); err != nil {
+				return nil, fmt.Errorf("tar entry %q: %w", p, err)
+			}
+			e.Machine, e.ELF = layerconv.ELFMachine(head[:])
+		}
+		out.Entries = append(out.Entries, e)
+	}
+	// The end-of-archive blocks and any padding count too, and are hashed.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return nil, err
+	}
+	out.UncompressedSize = cr.n
+	out.DiffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	return out, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.h.Write(p[:n])
+	return n, err
+}
+
+// cleanName turns a tar name into a clean relative path ("./var/task/" ->
+// "var/task").
+func cleanName(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
