@@ -55,10 +55,12 @@ import (
 	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
 // DefaultMaxSize is Lambda's uncompressed image size limit (10 GiB).
-const DefaultMaxSize int64 = 10 << 30
+const DefaultMaxSize = lambda.MaxImageSize
 
 // DefaultModTime is every entry's mtime when neither Options.ModTime nor
 // SOURCE_DATE_EPOCH is set: the Unix epoch, 1970-01-01T00:00:00Z.
@@ -66,9 +68,9 @@ var DefaultModTime = time.Unix(0, 0).UTC()
 
 const (
 	// DefaultPrefix is where Lambda extracts layers.
-	DefaultPrefix = "/opt"
+	DefaultPrefix = lambda.OptDir
 	// CodePrefix is where Lambda puts function code (LAMBDA_TASK_ROOT).
-	CodePrefix = "/var/task"
+	CodePrefix = lambda.DefaultTaskRoot
 )
 
 // Options configure a conversion. The zero value converts to /opt with the
