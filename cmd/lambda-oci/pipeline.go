@@ -18,6 +18,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 	"github.com/lambda-oci/lambda-oci/layerconv"
+	"github.com/lambda-oci/lambda-oci/publish"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
@@ -110,7 +111,7 @@ func checkLayoutPath(p string) error {
 		return errors.New("is a non-empty directory that is not an OCI layout: name a new or empty directory, or an OCI layout")
 	}
 	// The writer's own check: index.json and oci-layout must both parse.
-	return registry.CheckLayoutTarget(p)
+	return publish.CheckLayoutTarget(p)
 }
 
 // missing reports a path that does not exist, including one below a file
@@ -333,14 +334,14 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 		if err = undo.snapshotLayout(out.ociLayout); err != nil {
 			return nil, fmt.Errorf("oci layout %s: %w", out.ociLayout, err)
 		}
-		if err = registry.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
+		if err = publish.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
 			return nil, err
 		}
 		undo.layout.written = true
 		logf(a, "wrote OCI layout %s (%s)", out.ociLayout, imgName)
 	}
 	if out.tarball != "" {
-		if err = registry.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
+		if err = publish.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
 			return nil, err
 		}
 		undo.files = append(undo.files, out.tarball)

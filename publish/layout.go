@@ -1,4 +1,4 @@
-package registry
+package publish
 
 import (
 	"bytes"
@@ -11,16 +11,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
+
+// refNameAnnotation is how an OCI layout names its entries.
+const refNameAnnotation = "org.opencontainers.image.ref.name"
 
 // layoutVersion is the oci-layout file every layout we create carries.
 const layoutVersion = `{"imageLayoutVersion":"1.0.0"}`
@@ -101,23 +101,6 @@ func WriteLayout(ctx context.Context, dir string, img v1.Image, refName string) 
 func CheckLayoutTarget(dir string) error {
 	_, err := layoutState(filepath.Clean(dir))
 	return err
-}
-
-// CheckTarballTarget reports whether WriteTarball would accept path: it
-// must not be a directory, and its parent must be a directory if it exists.
-func CheckTarballTarget(path string) error {
-	path = filepath.Clean(path)
-	st, err := os.Stat(path)
-	if err == nil {
-		if st.IsDir() {
-			return fmt.Errorf("tarball %s: is a directory; give a file name", path)
-		}
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("tarball %s: %w", path, err)
-	}
-	return nil
 }
 
 type layoutKind int
@@ -393,33 +376,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// WriteTarball writes img as a `docker load` / `podman load` tarball named
-// tag (e.g. "example.com/fn:latest"), through a temp file renamed into
-// place. An existing directory at path is refused untouched.
-func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error {
-	path = filepath.Clean(path)
-	t, err := name.NewTag(tag)
-	if err != nil {
-		return fmt.Errorf("tarball %s: tag %q: %w", path, tag, err)
-	}
-	if err := CheckTarballTarget(path); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, 0o644, func(f *os.File) error {
-		if err := tarball.Write(t, img, f); err != nil {
-			return err
-		}
-		return ctx.Err()
-	})
-}
-
-// WriteImageRefs writes refs one per line to path, atomically, for later
-// CI steps.
-func WriteImageRefs(path string, refs []string) error {
-	return atomicfile.Write(path, 0o644, func(f *os.File) error {
-		_, err := f.WriteString(strings.Join(refs, "\n") + "\n")
-		return err
-	})
 }

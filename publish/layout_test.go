@@ -1,4 +1,4 @@
-package registry
+package publish
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 // snapshot maps every file under dir to its mode and content hash, to show
@@ -104,7 +106,7 @@ func validateLayout(t *testing.T, dir string) {
 
 func imageAt(t *testing.T, dir, ref string) v1.Image {
 	t.Helper()
-	b, err := FetchBase(context.Background(), LayoutPrefix+dir+":"+ref, Options{})
+	b, err := registry.FetchBase(context.Background(), registry.LayoutPrefix+dir+":"+ref, registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b.Image)
 	return b.Image
@@ -217,7 +219,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	copyDir(t, filepath.Join("..", "testdata", "base"), dir)
 	before := snapshot(t, dir)
 
-	b, err := FetchBase(ctx, LayoutPrefix+dir+":latest", Options{})
+	b, err := registry.FetchBase(ctx, registry.LayoutPrefix+dir+":latest", registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b.Index)
 	im, err := b.Index.IndexManifest()
@@ -250,7 +252,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	assert.Equal(t, digestOf(t, img), digestOf(t, got))
 	assert.NoError(t, validate.Image(got))
 	// The base is still usable, by the same name, for the next build.
-	b2, err := FetchBase(ctx, LayoutPrefix+dir+":latest", Options{})
+	b2, err := registry.FetchBase(ctx, registry.LayoutPrefix+dir+":latest", registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b2.Index)
 	assert.NoError(t, validate.Index(b2.Index))
@@ -405,4 +407,28 @@ func TestWriteTarballRefusesDirectory(t *testing.T) {
 		assert.Equal(t, before, snapshot(t, parent), "nothing touched")
 		assert.Equal(t, err.Error(), CheckTarballTarget(p).Error())
 	}
+}
+
+func TestWriteImageRefs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "refs")
+	require.NoError(t, WriteImageRefs(path, []string{"a@sha256:1", "b@sha256:2"}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "a@sha256:1\nb@sha256:2\n", string(b))
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		assert.NotContains(t, e.Name(), ".tmp-", "temp file left behind")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -1,0 +1,52 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
+)
+
+// CheckTarballTarget reports whether WriteTarball would accept path: it
+// must not be a directory, and its parent must be a directory if it exists.
+func CheckTarballTarget(path string) error {
+	path = filepath.Clean(path)
+	st, err := os.Stat(path)
+	if err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("tarball %s: is a directory; give a file name", path)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("tarball %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteTarball writes img as a `docker load` / `podman load` tarball named
+// tag (e.g. "example.com/fn:latest"), through a temp file renamed into
+// place. An existing directory at path is refused untouched.
+func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error {
+	path = filepath.Clean(path)
+	t, err := name.NewTag(tag)
+	if err != nil {
+		return fmt.Errorf("tarball %s: tag %q: %w", path, tag, err)
+	}
+	if err := CheckTarballTarget(path); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, 0o644, func(f *os.File) error {
+		if err := tarball.Write(t, img, f); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+}
