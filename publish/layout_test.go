@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -141,7 +142,7 @@ func TestWriteLayoutNew(t *testing.T) {
 			if tc.arg != nil {
 				arg = tc.arg(dir)
 			}
-			require.NoError(t, WriteLayout(ctx, arg, img, "example.com/fn:latest"))
+			require.NoError(t, publishLayout(ctx, arg, img, "example.com/fn:latest"))
 			assert.Equal(t, map[string]int{"example.com/fn:latest": 1}, entryNames(t, dir))
 			assert.Equal(t, digestOf(t, img), digestOf(t, imageAt(t, dir, "example.com/fn:latest")))
 			validateLayout(t, dir)
@@ -166,12 +167,12 @@ func TestWriteLayoutSameNameReplaces(t *testing.T) {
 	img2, err := random.Image(300, 1)
 	require.NoError(t, err)
 
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:latest"))
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:latest"))
 	assert.Equal(t, map[string]int{"example.com/fn:latest": 1}, entryNames(t, dir), "same image twice: one entry")
 
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:v1"))
-	require.NoError(t, WriteLayout(ctx, dir, img2, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:v1"))
+	require.NoError(t, publishLayout(ctx, dir, img2, "example.com/fn:latest"))
 	assert.Equal(t, map[string]int{"example.com/fn:latest": 1, "example.com/fn:v1": 1}, entryNames(t, dir))
 	assert.Equal(t, digestOf(t, img2), digestOf(t, imageAt(t, dir, "example.com/fn:latest")), "the named entry now points at the new image")
 	assert.Equal(t, digestOf(t, img1), digestOf(t, imageAt(t, dir, "example.com/fn:v1")), "the other entry is kept")
@@ -190,7 +191,7 @@ func TestWriteLayoutAddsToExisting(t *testing.T) {
 
 	img, err := random.Image(300, 2)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img, "example.com/fn:latest"))
 
 	entries := indexEntries(t, dir)
 	require.Len(t, entries, 4)
@@ -239,7 +240,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	img, err = mutate.Config(img, v1.Config{Cmd: []string{"app.handler"}})
 	require.NoError(t, err)
 
-	require.NoError(t, WriteLayout(ctx, dir, img, "localhost/lambda-function:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img, "localhost/lambda-function:latest"))
 
 	assert.Equal(t, map[string]int{"latest": 1, "latest-x86_64": 1, "latest-arm64": 1, "localhost/lambda-function:latest": 1}, entryNames(t, dir))
 	after := snapshot(t, dir)
@@ -298,11 +299,11 @@ func TestWriteLayoutRefuses(t *testing.T) {
 			dir := filepath.Join(parent, "d")
 			tc.setup(t, dir)
 			before := snapshot(t, parent)
-			err := WriteLayout(ctx, dir, img, "example.com/fn:latest")
+			err := publishLayout(ctx, dir, img, "example.com/fn:latest")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), dir)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Equal(t, err.Error(), CheckLayoutTarget(dir).Error(), "the pre-check says the same")
+			assert.Equal(t, err.Error(), Layout(dir, "").Check(nil).Error(), "the pre-check says the same")
 			assert.Equal(t, before, snapshot(t, parent), "nothing touched")
 		})
 	}
@@ -315,14 +316,14 @@ func TestWriteLayoutVerifiesBlobs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	good, err := random.Image(300, 1)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(ctx, dir, good, "example.com/fn:good"))
+	require.NoError(t, publishLayout(ctx, dir, good, "example.com/fn:good"))
 	before := snapshot(t, dir)
 
 	l, err := random.Layer(400, "application/vnd.oci.image.layer.v1.tar+gzip")
 	require.NoError(t, err)
 	bad, err := mutate.AppendLayers(good, corruptLayer{l})
 	require.NoError(t, err)
-	err = WriteLayout(ctx, dir, bad, "example.com/fn:bad")
+	err = publishLayout(ctx, dir, bad, "example.com/fn:bad")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not match")
 	assert.Equal(t, before, snapshot(t, dir))
@@ -333,7 +334,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	img, err := random.Image(300, 1)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(context.Background(), dir, img, "example.com/fn:a"))
+	require.NoError(t, publishLayout(context.Background(), dir, img, "example.com/fn:a"))
 	index, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	require.NoError(t, err)
 
@@ -341,7 +342,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 	cancel()
 	img2, err := random.Image(300, 2)
 	require.NoError(t, err)
-	err = WriteLayout(ctx, dir, img2, "example.com/fn:b")
+	err = publishLayout(ctx, dir, img2, "example.com/fn:b")
 	require.ErrorIs(t, err, context.Canceled)
 	got, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	require.NoError(t, err)
@@ -350,7 +351,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 
 	// Into a missing dir: nothing at all is left.
 	missing := filepath.Join(t.TempDir(), "new")
-	require.Error(t, WriteLayout(ctx, missing, img2, "example.com/fn:b"))
+	require.Error(t, publishLayout(ctx, missing, img2, "example.com/fn:b"))
 	assert.NoDirExists(t, missing)
 	assertNoTemp(t, filepath.Dir(missing))
 }
@@ -376,7 +377,7 @@ func TestWriteTarball(t *testing.T) {
 	img, err := random.Image(300, 2)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "img.tar")
-	require.NoError(t, WriteTarball(ctx, path, img, "example.com/fn:latest"))
+	require.NoError(t, publishTarball(ctx, path, img, "example.com/fn:latest"))
 	tag := must(name.NewTag("example.com/fn:latest"))
 	got, err := tarball.ImageFromPath(path, &tag)
 	require.NoError(t, err)
@@ -387,7 +388,7 @@ func TestWriteTarball(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 
-	err = WriteTarball(ctx, path, img, "Not A Tag")
+	err = publishTarball(ctx, path, img, "Not A Tag")
 	assert.Error(t, err)
 }
 
@@ -400,12 +401,12 @@ func TestWriteTarballRefusesDirectory(t *testing.T) {
 	img, err := random.Image(300, 1)
 	require.NoError(t, err)
 	for _, p := range []string{dir, dir + "/"} {
-		err = WriteTarball(context.Background(), p, img, "example.com/fn:latest")
+		err = publishTarball(context.Background(), p, img, "example.com/fn:latest")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "is a directory")
 		assert.Contains(t, err.Error(), dir)
 		assert.Equal(t, before, snapshot(t, parent), "nothing touched")
-		assert.Equal(t, err.Error(), CheckTarballTarget(p).Error())
+		assert.Equal(t, err.Error(), Tarball(p, "").Check(nil).Error())
 	}
 }
 
@@ -422,7 +423,8 @@ func assertNoTemp(t *testing.T, dir string) {
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	for _, e := range ents {
-		assert.NotContains(t, e.Name(), ".tmp-", "temp file left behind")
+		// .NAME.tmp-* and renameio's .NAME<digits>: every temporary is hidden.
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "temp file left behind: %s", e.Name())
 	}
 }
 
@@ -431,4 +433,14 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+func publishLayout(ctx context.Context, dir string, img v1.Image, name string) error {
+	_, err := Layout(dir, name).Publish(ctx, img)
+	return err
+}
+
+func publishTarball(ctx context.Context, path string, img v1.Image, name string) error {
+	_, err := Tarball(path, name).Publish(ctx, img)
+	return err
 }

@@ -28,28 +28,12 @@ func CheckFile(path string) error {
 // checkLayoutPath refuses a layout directory the layout writer would
 // refuse: a file, or a non-empty directory that is not a valid OCI layout.
 func checkLayoutPath(p string) error {
-	st, err := os.Stat(p)
-	switch {
-	case missing(err):
-		return checkParent(p)
-	case err != nil:
-		return err
-	case !st.IsDir():
-		return errors.New("exists and is not a directory: name a new or empty directory, or an OCI layout")
-	}
-	entries, err := os.ReadDir(p)
+	st, err := layoutState(p)
 	if err != nil {
 		return err
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(p, "oci-layout")); err != nil {
-		return errors.New("is a non-empty directory that is not an OCI layout: name a new or empty directory, or an OCI layout")
-	}
-	// The writer's own check: index.json and oci-layout must both parse.
-	if err := validLayout(p); err != nil {
-		return fmt.Errorf("directory is not empty and is not an OCI image layout (%w); refusing to write into it", err)
+	if st == layoutMissing {
+		return checkParent(p)
 	}
 	return nil
 }

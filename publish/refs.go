@@ -1,17 +1,15 @@
 package publish
 
 import (
-	"os"
+	"fmt"
 	"strings"
-
-	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // WriteImageRefs writes refs one per line to path, atomically, for later
-// CI steps.
+// CI steps (ko's --image-refs).
 func WriteImageRefs(path string, refs []string) error {
-	return atomicfile.Write(path, 0o644, func(f *os.File) error {
-		_, err := f.WriteString(strings.Join(refs, "\n") + "\n")
-		return err
-	})
+	if err := writeFile(path, []byte(strings.Join(refs, "\n")+"\n")); err != nil {
+		return fmt.Errorf("image refs %s: %w", path, err)
+	}
+	return nil
 }
