@@ -469,8 +469,8 @@ func writeIndex(dir string, top map[string]json.RawMessage, entries []json.RawMe
 }
 
 // writeFile replaces path with data through a temp file that is synced
-// before the rename (and the directory after it), so a crash leaves the
-// old or the new content, never an empty file.
+// before the rename, so a crash leaves the old or the new content, never
+// an empty file.
 func writeFile(path string, data []byte) error {
 	return renameio.WriteFile(path, data, 0o644, renameio.WithStaticPermissions(0o644))
 }
