@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	gcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -66,7 +68,11 @@ func TestFetchBaseLayoutFullNameAndSingleEntry(t *testing.T) {
 	img, err := random.Image(100, 1)
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "layout")
-	require.NoError(t, WriteLayout(ctx, dir, img, "example.com:5000/fn:v1"))
+	// Written with go-containerregistry's own layout writer: the writer of
+	// this project lives in package publish, which imports this one.
+	lp, err := layout.Write(dir, empty.Index)
+	require.NoError(t, err)
+	require.NoError(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: "example.com:5000/fn:v1"})))
 	want, err := img.Digest()
 	require.NoError(t, err)
 	for _, ref := range []string{"oci:" + dir, "oci:" + dir + ":v1", "oci:" + dir + ":example.com:5000/fn:v1"} {
@@ -98,14 +104,6 @@ func TestFetchBaseRemote(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBaseNotFound)
 	assert.Contains(t, err.Error(), host+"/base/img:missing")
-}
-
-func TestWriteImageRefs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "refs")
-	require.NoError(t, WriteImageRefs(path, []string{"a@sha256:1", "b@sha256:2"}))
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, "a@sha256:1\nb@sha256:2\n", string(b))
 }
 
 func assertNoTemp(t *testing.T, dir string) {

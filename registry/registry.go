@@ -1,19 +1,14 @@
 // Package registry is the only package that talks to registries and to ECR:
 // it parses references, builds the keychain (ECR, ECR Public, docker config,
 // anonymous), fetches bases (registry refs and oci:PATH[:TAG] layouts), pushes
-// with retries and bounded concurrency, and writes OCI layouts and docker
-// tarballs atomically. Failures come back as typed errors (see errors.go).
+// with retries and bounded concurrency. Writing OCI layouts and docker
+// tarballs is package publish's job. Failures come back as typed errors (see errors.go).
 //
 // API CONTRACT (other packages code against this; keep signatures stable):
 //
 //	type Base struct { Ref string; Index v1.ImageIndex; Image v1.Image } // exactly one of Index/Image
 //	func FetchBase(ctx context.Context, ref string, opts Options) (*Base, error) // "oci:PATH[:TAG]" or a registry ref
-//	func WriteLayout(ctx context.Context, dir string, img v1.Image, refName string) error // adds to an existing layout, never deletes
-//	func WriteTarball(ctx context.Context, path string, img v1.Image, tag string) error
-//	func CheckLayoutTarget(dir string) error   // would WriteLayout accept dir? (missing, empty, or a valid layout)
-//	func CheckTarballTarget(path string) error // would WriteTarball accept path? (not a directory)
 //	func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error)
-//	func WriteImageRefs(path string, refs []string) error // one REPO@sha256 per line, atomic
 //	func NewKeychain(opts Options) authn.Keychain          // the default chain, to share across calls
 //
 // Errors: *Error with Kind one of ErrRepositoryNotFound, ErrUnauthorized,

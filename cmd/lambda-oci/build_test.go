@@ -535,3 +535,23 @@ func TestBuildRefusesFakeLayout(t *testing.T) {
 	assert.NotContains(t, stderr, "fetching base")
 	assert.Equal(t, before, listTree(t, dir))
 }
+
+// Issue 16 #5: an output that is one of the inputs is refused before
+// anything is read or written, by device and inode, and the input is
+// left as it was.
+func TestBuildRefusesInputAsOutput(t *testing.T) {
+	dir := t.TempDir()
+	layer := filepath.Join(dir, "x.zip")
+	orig, err := os.ReadFile(demoLayer)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(layer, orig, 0o644))
+	code, stdout, stderr := runCmd(t, cacheEnv(t), "build", "--base", fixtureBase, "--arch", "x86_64",
+		"--layer", layer, "--code", demoCode, "--handler", "app.handler", "--tarball", filepath.Join(dir, ".", "x.zip"))
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "--tarball "+layer+": is also an input")
+	assert.NotContains(t, stderr, "fetching base")
+	got, err := os.ReadFile(layer)
+	require.NoError(t, err)
+	assert.Equal(t, orig, got, "the input is intact")
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/lambdaapi"
 	"github.com/lambda-oci/lambda-oci/layerconv"
+	"github.com/lambda-oci/lambda-oci/publish"
 )
 
 type migrateFlags struct {
@@ -135,7 +136,7 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}
 	if f.emitConfig != "" {
 		f.emitConfig = filepath.Clean(f.emitConfig)
-		if err := checkFilePath(f.emitConfig); err != nil {
+		if err := publish.CheckFile(f.emitConfig); err != nil {
 			return fmt.Errorf("--emit-function-config %s: %w", f.emitConfig, err)
 		}
 		if f.emitConfig == f.out.ociLayout || f.emitConfig == f.out.tarball {

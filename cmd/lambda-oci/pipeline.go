@@ -5,19 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
 	"github.com/lambda-oci/lambda-oci/image"
-	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 	"github.com/lambda-oci/lambda-oci/layerconv"
+	"github.com/lambda-oci/lambda-oci/publish"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
@@ -54,89 +53,70 @@ func (o *outputFlags) validate() error {
 			return fmt.Errorf("--tag %q: %w", t, err)
 		}
 	}
+	o.ociLayout = cleanPath(o.ociLayout)
+	o.tarball = cleanPath(o.tarball)
+	return o.check(nil)
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Clean(p)
+}
+
+// publisher is every requested output, the registry last: a push cannot
+// be undone, so it happens only once the local outputs are written.
+func (o outputFlags) publisher(ropts registry.Options, a *app) publish.Publisher {
+	var ps []publish.Publisher
 	if o.ociLayout != "" {
-		o.ociLayout = filepath.Clean(o.ociLayout)
-		if err := checkLayoutPath(o.ociLayout); err != nil {
-			return fmt.Errorf("--oci-layout %s: %w", o.ociLayout, err)
-		}
+		ps = append(ps, logged{publish.Layout(o.ociLayout, o.imageName()), a, fmt.Sprintf("wrote OCI layout %s (%s)", o.ociLayout, o.imageName())})
 	}
 	if o.tarball != "" {
-		o.tarball = filepath.Clean(o.tarball)
-		if err := checkFilePath(o.tarball); err != nil {
-			return fmt.Errorf("--tarball %s: %w", o.tarball, err)
-		}
+		ps = append(ps, logged{publish.Tarball(o.tarball, o.imageName()), a, fmt.Sprintf("wrote tarball %s (%s)", o.tarball, o.imageName())})
 	}
-	if o.ociLayout != "" && o.ociLayout == o.tarball {
-		return fmt.Errorf("--oci-layout and --tarball both name %s: give them different paths", o.tarball)
+	if len(o.tags) > 0 {
+		ps = append(ps, publish.Registry(o.tags, ropts))
 	}
-	return nil
+	return publish.Multi(ps...)
 }
 
-// checkFilePath refuses a file output that cannot be written: the path is
-// a directory, or a parent is not a directory.
-func checkFilePath(p string) error {
-	st, err := os.Stat(p)
-	switch {
-	case err == nil && st.IsDir():
-		return errors.New("is a directory: name a file to write")
-	case err == nil && !st.Mode().IsRegular():
-		return fmt.Errorf("exists and is not a regular file (%s)", st.Mode().Type())
-	case err != nil && !missing(err):
-		return err
+// check refuses outputs that cannot be written, or that are one of the
+// inputs, naming the flag that gave the path.
+func (o outputFlags) check(inputs []string) error {
+	err := o.publisher(registry.Options{}, nil).Check(inputs)
+	var pe *publish.PathError
+	if errors.As(err, &pe) {
+		flag := "--tarball"
+		if pe.Path == o.ociLayout {
+			flag = "--oci-layout"
+		}
+		return fmt.Errorf("%s %s: %w", flag, pe.Path, pe.Err)
 	}
-	return checkParent(p)
+	return err
 }
 
-// checkLayoutPath refuses a layout directory the layout writer would
-// refuse: a file, or a non-empty directory that is not a valid OCI layout.
-func checkLayoutPath(p string) error {
-	st, err := os.Stat(p)
-	switch {
-	case missing(err):
-		return checkParent(p)
-	case err != nil:
-		return err
-	case !st.IsDir():
-		return errors.New("exists and is not a directory: name a new or empty directory, or an OCI layout")
-	}
-	entries, err := os.ReadDir(p)
-	if err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(p, "oci-layout")); err != nil {
-		return errors.New("is a non-empty directory that is not an OCI layout: name a new or empty directory, or an OCI layout")
-	}
-	// The writer's own check: index.json and oci-layout must both parse.
-	return registry.CheckLayoutTarget(p)
+// logged says on stderr what a publisher wrote, as soon as it is written.
+type logged struct {
+	publish.Publisher
+	a   *app
+	msg string
 }
 
-// missing reports a path that does not exist, including one below a file
-// (ENOTDIR): the parent check then names the file.
-func missing(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+// Path keeps Multi's check that no two outputs share a path.
+func (l logged) Path() string {
+	if p, ok := l.Publisher.(interface{ Path() string }); ok {
+		return p.Path()
+	}
+	return ""
 }
 
-// checkParent requires the nearest existing ancestor of p to be a
-// directory, so the parents can be made.
-func checkParent(p string) error {
-	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
-		st, err := os.Stat(dir)
-		if err == nil {
-			if !st.IsDir() {
-				return fmt.Errorf("parent %s is not a directory", dir)
-			}
-			return nil
-		}
-		if !missing(err) {
-			return fmt.Errorf("parent %s: %w", dir, err)
-		}
-		if next := filepath.Dir(dir); next == dir {
-			return nil
-		}
+func (l logged) Publish(ctx context.Context, img v1.Image) (*publish.Publication, error) {
+	p, err := l.Publisher.Publish(ctx, img)
+	if err == nil && l.a != nil {
+		logf(l.a, "%s", l.msg)
 	}
+	return p, err
 }
 
 // imageName is the full name recorded in the layout and the tarball.
@@ -166,6 +146,19 @@ type buildSpec struct {
 	// Created is zero for SOURCE_DATE_EPOCH (read through app.getenv) or
 	// the fixed default.
 	Created time.Time
+}
+
+// inputs are the files and directories the build reads, which no output
+// may overwrite.
+func (s buildSpec) inputs() []string {
+	var in []string
+	for _, l := range s.Layers {
+		in = append(in, l.Path)
+	}
+	if s.Code.Path != "" {
+		in = append(in, s.Code.Path)
+	}
+	return in
 }
 
 // baseRef resolves the base reference: --base, else the runtime's AWS image.
@@ -236,6 +229,9 @@ type buildOutput struct {
 // on stdout. Nothing is written or pushed unless every check passed.
 func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, push pushFlags) (_ *buildOutput, err error) {
 	if err := out.validate(); err != nil {
+		return nil, err
+	}
+	if err := out.check(spec.inputs()); err != nil {
 		return nil, err
 	}
 	if err := push.validate(); err != nil {
@@ -310,48 +306,20 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 	}
 
 	// Outputs are written only now, once every check has passed; if a
-	// later one fails, the ones this run already wrote are undone, so a
-	// failed command leaves no outputs (a push cannot be undone: it goes
-	// last).
-	var undo rollback
+	// later step fails, what this run wrote is undone, so a failed command
+	// leaves no outputs.
+	pub, err := out.publisher(ropts, a).Publish(ctx, res.Image)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
-			if uerr := undo.run(); uerr != nil {
+			if uerr := pub.Undo(); uerr != nil {
 				logf(a, "warning: removing this run's outputs after the failure: %v", uerr)
 			}
 		}
 	}()
-	for _, p := range []string{out.ociLayout, out.tarball} {
-		if p == "" {
-			continue
-		}
-		if err = undo.mkdirParents(filepath.Dir(p)); err != nil {
-			return nil, fmt.Errorf("output %s: %w", p, err)
-		}
-	}
-	if out.ociLayout != "" {
-		if err = undo.snapshotLayout(out.ociLayout); err != nil {
-			return nil, fmt.Errorf("oci layout %s: %w", out.ociLayout, err)
-		}
-		if err = registry.WriteLayout(ctx, out.ociLayout, res.Image, imgName); err != nil {
-			return nil, err
-		}
-		undo.layout.written = true
-		logf(a, "wrote OCI layout %s (%s)", out.ociLayout, imgName)
-	}
-	if out.tarball != "" {
-		if err = registry.WriteTarball(ctx, out.tarball, res.Image, imgName); err != nil {
-			return nil, err
-		}
-		undo.files = append(undo.files, out.tarball)
-		logf(a, "wrote tarball %s (%s)", out.tarball, imgName)
-	}
-	if len(out.tags) > 0 {
-		pr, perr := registry.Push(ctx, res.Image, out.tags, ropts)
-		if perr != nil {
-			err = perr
-			return nil, err
-		}
+	if pr := pub.Push; pr != nil {
 		if err = push.written(pr); err != nil {
 			return nil, err
 		}
@@ -403,121 +371,6 @@ func checkLocalBase(ref string) error {
 func isLocalDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-// rollback undoes the outputs one run wrote: files it wrote (created or
-// replaced: their content is this run's either way), a layout directory it
-// created, the entries it added to an existing layout (index.json
-// restored, new files removed; files that were there stay), parents it
-// made. It never removes a file that existed before the run, except a
-// replaced output file.
-type rollback struct {
-	files   []string
-	parents []string // created parent directories, outermost first
-	layout  *layoutSnapshot
-}
-
-type layoutSnapshot struct {
-	dir     string
-	existed bool
-	written bool   // the write succeeded
-	index   []byte // index.json before the run; nil if there was none
-	before  map[string]bool
-}
-
-func (r *rollback) mkdirParents(dir string) error {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		r.parents = append(r.parents, missing[i])
-	}
-	return nil
-}
-
-// snapshotLayout records what an existing layout directory holds before the
-// writer adds to it.
-func (r *rollback) snapshotLayout(dir string) error {
-	s := &layoutSnapshot{dir: dir, before: map[string]bool{}}
-	r.layout = s
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	s.existed = true
-	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err == nil {
-		s.index = b
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		s.before[p] = true
-		return nil
-	})
-}
-
-func (r *rollback) run() error {
-	var errs []error
-	for _, f := range r.files {
-		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if s := r.layout; s != nil {
-		errs = append(errs, s.restore())
-	}
-	// Innermost first; a parent something else now uses stays.
-	for i := len(r.parents) - 1; i >= 0; i-- {
-		_ = os.Remove(r.parents[i])
-	}
-	return errors.Join(errs...)
-}
-
-func (s *layoutSnapshot) restore() error {
-	if !s.existed {
-		// Created by this run. The writer renames a finished layout into
-		// place, so a failed write left nothing, and whatever is at dir then
-		// is not ours.
-		if !s.written {
-			return nil
-		}
-		return os.RemoveAll(s.dir)
-	}
-	var errs []error
-	if s.index != nil {
-		errs = append(errs, atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), s.index, 0o644))
-	}
-	var added []string
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !s.before[p] {
-			added = append(added, p)
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-		}
-		return nil
-	})
-	errs = append(errs, err)
-	for _, p := range added {
-		errs = append(errs, os.RemoveAll(p))
-	}
-	return errors.Join(errs...)
 }
 
 // resolveCacheDir is --cache-dir, else the default cache directory; "" with

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/lambda-oci/lambda-oci/publish"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
@@ -81,5 +82,5 @@ func (f *pushFlags) written(res *registry.PushResult) error {
 	if f.imageRefs == "" || res == nil {
 		return nil
 	}
-	return registry.WriteImageRefs(f.imageRefs, res.References)
+	return publish.WriteImageRefs(f.imageRefs, res.References)
 }

@@ -1,4 +1,4 @@
-package registry
+package publish
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 // snapshot maps every file under dir to its mode and content hash, to show
@@ -104,7 +107,7 @@ func validateLayout(t *testing.T, dir string) {
 
 func imageAt(t *testing.T, dir, ref string) v1.Image {
 	t.Helper()
-	b, err := FetchBase(context.Background(), LayoutPrefix+dir+":"+ref, Options{})
+	b, err := registry.FetchBase(context.Background(), registry.LayoutPrefix+dir+":"+ref, registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b.Image)
 	return b.Image
@@ -139,7 +142,7 @@ func TestWriteLayoutNew(t *testing.T) {
 			if tc.arg != nil {
 				arg = tc.arg(dir)
 			}
-			require.NoError(t, WriteLayout(ctx, arg, img, "example.com/fn:latest"))
+			require.NoError(t, publishLayout(ctx, arg, img, "example.com/fn:latest"))
 			assert.Equal(t, map[string]int{"example.com/fn:latest": 1}, entryNames(t, dir))
 			assert.Equal(t, digestOf(t, img), digestOf(t, imageAt(t, dir, "example.com/fn:latest")))
 			validateLayout(t, dir)
@@ -164,12 +167,12 @@ func TestWriteLayoutSameNameReplaces(t *testing.T) {
 	img2, err := random.Image(300, 1)
 	require.NoError(t, err)
 
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:latest"))
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:latest"))
 	assert.Equal(t, map[string]int{"example.com/fn:latest": 1}, entryNames(t, dir), "same image twice: one entry")
 
-	require.NoError(t, WriteLayout(ctx, dir, img1, "example.com/fn:v1"))
-	require.NoError(t, WriteLayout(ctx, dir, img2, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img1, "example.com/fn:v1"))
+	require.NoError(t, publishLayout(ctx, dir, img2, "example.com/fn:latest"))
 	assert.Equal(t, map[string]int{"example.com/fn:latest": 1, "example.com/fn:v1": 1}, entryNames(t, dir))
 	assert.Equal(t, digestOf(t, img2), digestOf(t, imageAt(t, dir, "example.com/fn:latest")), "the named entry now points at the new image")
 	assert.Equal(t, digestOf(t, img1), digestOf(t, imageAt(t, dir, "example.com/fn:v1")), "the other entry is kept")
@@ -188,7 +191,7 @@ func TestWriteLayoutAddsToExisting(t *testing.T) {
 
 	img, err := random.Image(300, 2)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(ctx, dir, img, "example.com/fn:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img, "example.com/fn:latest"))
 
 	entries := indexEntries(t, dir)
 	require.Len(t, entries, 4)
@@ -217,7 +220,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	copyDir(t, filepath.Join("..", "testdata", "base"), dir)
 	before := snapshot(t, dir)
 
-	b, err := FetchBase(ctx, LayoutPrefix+dir+":latest", Options{})
+	b, err := registry.FetchBase(ctx, registry.LayoutPrefix+dir+":latest", registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b.Index)
 	im, err := b.Index.IndexManifest()
@@ -237,7 +240,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	img, err = mutate.Config(img, v1.Config{Cmd: []string{"app.handler"}})
 	require.NoError(t, err)
 
-	require.NoError(t, WriteLayout(ctx, dir, img, "localhost/lambda-function:latest"))
+	require.NoError(t, publishLayout(ctx, dir, img, "localhost/lambda-function:latest"))
 
 	assert.Equal(t, map[string]int{"latest": 1, "latest-x86_64": 1, "latest-arm64": 1, "localhost/lambda-function:latest": 1}, entryNames(t, dir))
 	after := snapshot(t, dir)
@@ -250,7 +253,7 @@ func TestWriteLayoutBuildFromSameLayout(t *testing.T) {
 	assert.Equal(t, digestOf(t, img), digestOf(t, got))
 	assert.NoError(t, validate.Image(got))
 	// The base is still usable, by the same name, for the next build.
-	b2, err := FetchBase(ctx, LayoutPrefix+dir+":latest", Options{})
+	b2, err := registry.FetchBase(ctx, registry.LayoutPrefix+dir+":latest", registry.Options{})
 	require.NoError(t, err)
 	require.NotNil(t, b2.Index)
 	assert.NoError(t, validate.Index(b2.Index))
@@ -296,11 +299,11 @@ func TestWriteLayoutRefuses(t *testing.T) {
 			dir := filepath.Join(parent, "d")
 			tc.setup(t, dir)
 			before := snapshot(t, parent)
-			err := WriteLayout(ctx, dir, img, "example.com/fn:latest")
+			err := publishLayout(ctx, dir, img, "example.com/fn:latest")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), dir)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Equal(t, err.Error(), CheckLayoutTarget(dir).Error(), "the pre-check says the same")
+			assert.Equal(t, err.Error(), Layout(dir, "").Check(nil).Error(), "the pre-check says the same")
 			assert.Equal(t, before, snapshot(t, parent), "nothing touched")
 		})
 	}
@@ -313,14 +316,14 @@ func TestWriteLayoutVerifiesBlobs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	good, err := random.Image(300, 1)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(ctx, dir, good, "example.com/fn:good"))
+	require.NoError(t, publishLayout(ctx, dir, good, "example.com/fn:good"))
 	before := snapshot(t, dir)
 
 	l, err := random.Layer(400, "application/vnd.oci.image.layer.v1.tar+gzip")
 	require.NoError(t, err)
 	bad, err := mutate.AppendLayers(good, corruptLayer{l})
 	require.NoError(t, err)
-	err = WriteLayout(ctx, dir, bad, "example.com/fn:bad")
+	err = publishLayout(ctx, dir, bad, "example.com/fn:bad")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "does not match")
 	assert.Equal(t, before, snapshot(t, dir))
@@ -331,7 +334,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	img, err := random.Image(300, 1)
 	require.NoError(t, err)
-	require.NoError(t, WriteLayout(context.Background(), dir, img, "example.com/fn:a"))
+	require.NoError(t, publishLayout(context.Background(), dir, img, "example.com/fn:a"))
 	index, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	require.NoError(t, err)
 
@@ -339,7 +342,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 	cancel()
 	img2, err := random.Image(300, 2)
 	require.NoError(t, err)
-	err = WriteLayout(ctx, dir, img2, "example.com/fn:b")
+	err = publishLayout(ctx, dir, img2, "example.com/fn:b")
 	require.ErrorIs(t, err, context.Canceled)
 	got, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	require.NoError(t, err)
@@ -348,7 +351,7 @@ func TestWriteLayoutCanceled(t *testing.T) {
 
 	// Into a missing dir: nothing at all is left.
 	missing := filepath.Join(t.TempDir(), "new")
-	require.Error(t, WriteLayout(ctx, missing, img2, "example.com/fn:b"))
+	require.Error(t, publishLayout(ctx, missing, img2, "example.com/fn:b"))
 	assert.NoDirExists(t, missing)
 	assertNoTemp(t, filepath.Dir(missing))
 }
@@ -374,7 +377,7 @@ func TestWriteTarball(t *testing.T) {
 	img, err := random.Image(300, 2)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "img.tar")
-	require.NoError(t, WriteTarball(ctx, path, img, "example.com/fn:latest"))
+	require.NoError(t, publishTarball(ctx, path, img, "example.com/fn:latest"))
 	tag := must(name.NewTag("example.com/fn:latest"))
 	got, err := tarball.ImageFromPath(path, &tag)
 	require.NoError(t, err)
@@ -385,7 +388,7 @@ func TestWriteTarball(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 
-	err = WriteTarball(ctx, path, img, "Not A Tag")
+	err = publishTarball(ctx, path, img, "Not A Tag")
 	assert.Error(t, err)
 }
 
@@ -398,11 +401,46 @@ func TestWriteTarballRefusesDirectory(t *testing.T) {
 	img, err := random.Image(300, 1)
 	require.NoError(t, err)
 	for _, p := range []string{dir, dir + "/"} {
-		err = WriteTarball(context.Background(), p, img, "example.com/fn:latest")
+		err = publishTarball(context.Background(), p, img, "example.com/fn:latest")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "is a directory")
 		assert.Contains(t, err.Error(), dir)
 		assert.Equal(t, before, snapshot(t, parent), "nothing touched")
-		assert.Equal(t, err.Error(), CheckTarballTarget(p).Error())
+		assert.Equal(t, err.Error(), Tarball(p, "").Check(nil).Error())
 	}
+}
+
+func TestWriteImageRefs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "refs")
+	require.NoError(t, WriteImageRefs(path, []string{"a@sha256:1", "b@sha256:2"}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "a@sha256:1\nb@sha256:2\n", string(b))
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		// .NAME.tmp-* and renameio's .NAME<digits>: every temporary is hidden.
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "temp file left behind: %s", e.Name())
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func publishLayout(ctx context.Context, dir string, img v1.Image, name string) error {
+	_, err := Layout(dir, name).Publish(ctx, img)
+	return err
+}
+
+func publishTarball(ctx context.Context, path string, img v1.Image, name string) error {
+	_, err := Tarball(path, name).Publish(ctx, img)
+	return err
 }
