@@ -155,10 +155,13 @@ func (b *builder) fetchBase(ctx context.Context) (v1.Image, error) {
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	b.res.Base = ref
+	if err := checkLocalBase(ref); err != nil {
+		return nil, err
+	}
 	b.info("fetching base %s", ref)
 	base, err := registry.FetchBase(ctx, ref, b.opts.Registry)
 	if err != nil {
-		return nil, fmt.Errorf("base %s: %w", ref, err)
+		return nil, baseFetchError(ref, err)
 	}
 	img, err := image.SelectPlatform(base.Index, base.Image, b.arch)
 	if err != nil {

@@ -91,7 +91,7 @@ func TestFactsDefinedOnce(t *testing.T) {
 						report(x, "the image size limit: "+x.Value)
 					}
 					name, _, _ := strings.Cut(s, "=")
-					if reserved[name] {
+					if reserved[name] && lambdaOnly(name) {
 						report(x, "a reserved environment variable: "+x.Value)
 					}
 				case token.INT:
@@ -125,4 +125,12 @@ func TestFactPatterns(t *testing.T) {
 	}
 	assert.True(t, sizeFact.MatchString("10GiB"))
 	assert.True(t, sizeFact.MatchString("10 GiB"))
+}
+
+// lambdaOnly reports a reserved name that only Lambda gives meaning to
+// (_HANDLER, AWS_LAMBDA_*, LAMBDA_*). The others on Lambda's list are the
+// AWS SDK's own configuration (AWS_REGION, AWS_ACCESS_KEY_ID, ...), which
+// code legitimately reads by name to configure the SDK.
+func lambdaOnly(name string) bool {
+	return strings.HasPrefix(name, "_") || strings.HasPrefix(name, "AWS_LAMBDA_") || strings.HasPrefix(name, "LAMBDA_") || name == "AWS_EXECUTION_ENV"
 }

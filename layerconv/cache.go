@@ -16,22 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// CacheDirEnv overrides the default cache directory.
-const CacheDirEnv = "LAMBDA_OCI_CACHE_DIR"
-
-// DefaultCacheDir is $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user
-// cache directory (os.UserCacheDir: $XDG_CACHE_HOME or ~/.cache on Linux).
-func DefaultCacheDir(getenv func(string) string) (string, error) {
-	if d := getenv(CacheDirEnv); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("layerconv: no cache directory (set %s): %w", CacheDirEnv, err)
-	}
-	return filepath.Join(d, "lambda-oci"), nil
-}
-
 // The cache lives in <CacheDir>/layerconv:
 //
 //	keys/<key>.json          what a conversion produced (cacheMeta)

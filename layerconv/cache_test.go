@@ -157,22 +157,6 @@ func TestCacheConcurrent(t *testing.T) {
 	assert.True(t, r.CacheHit)
 }
 
-func TestDefaultCacheDir(t *testing.T) {
-	d, err := DefaultCacheDir(func(k string) string {
-		if k == CacheDirEnv {
-			return "/x/cache"
-		}
-		return ""
-	})
-	require.NoError(t, err)
-	assert.Equal(t, "/x/cache", d)
-
-	t.Setenv("XDG_CACHE_HOME", "/xdg")
-	d, err = DefaultCacheDir(func(string) string { return "" })
-	require.NoError(t, err)
-	assert.Equal(t, "/xdg/lambda-oci", d)
-}
-
 func TestConvertIsRefusedWithCacheToo(t *testing.T) {
 	p := writeZip(t, []zent{{name: "../x", body: "x", mode: 0o644}})
 	cache := t.TempDir()

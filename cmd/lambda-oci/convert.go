@@ -11,15 +11,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lambda-oci/lambda-oci/lambda"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
 type convertFlags struct {
-	output   string
-	prefix   string
-	json     bool
-	cacheDir string
-	noCache  bool
+	output string
+	prefix string
+	json   bool
+	cache  cacheFlags
 }
 
 // convertJSON is the --json output; the keys are part of the CLI contract.
@@ -42,8 +42,8 @@ func newConvertCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "convert ZIP|DIR -o OUT.tar.gz",
 		Short: "Convert a Lambda layer zip (or a code zip/directory) into an OCI layer .tar.gz",
-		Long: `Convert a Lambda layer .zip into a gzip-compressed OCI layer rooted at /opt
-(--prefix /var/task for function code; a directory works too). Paths are
+		Long: `Convert a Lambda layer .zip into a gzip-compressed OCI layer rooted at ` + lambda.OptDir + `
+(--prefix ` + lambda.DefaultTaskRoot + ` for function code; a directory works too). Paths are
 normalised and sorted, every parent directory gets an entry, files become
 0644/0755, symlinks are kept, unsafe entries are refused, and the output is
 byte-for-byte reproducible (mtimes from SOURCE_DATE_EPOCH, else 1970-01-01).
@@ -60,10 +60,9 @@ $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.output, "output", "o", "", "write the layer .tar.gz here (required)")
-	fl.StringVar(&f.prefix, "prefix", layerconv.DefaultPrefix, "directory the entries are rooted at (/opt for layers, /var/task for code)")
+	fl.StringVar(&f.prefix, "prefix", layerconv.DefaultPrefix, "directory the entries are rooted at ("+lambda.OptDir+" for layers, "+lambda.DefaultTaskRoot+" for code)")
 	fl.BoolVar(&f.json, "json", false, "print a JSON object instead of the digest")
-	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $"+layerconv.CacheDirEnv+", else the user cache directory)")
-	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the cache")
+	f.cache.bind(fl)
 	return cmd
 }
 
@@ -72,13 +71,13 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 		return errors.New("convert: -o OUT.tar.gz is required")
 	}
 	if !strings.HasPrefix(f.prefix, "/") {
-		return fmt.Errorf("convert: --prefix %q: want an absolute path such as /opt or /var/task", f.prefix)
+		return fmt.Errorf("convert: --prefix %q: want an absolute path such as %s or %s", f.prefix, lambda.OptDir, lambda.DefaultTaskRoot)
 	}
 	mtime, err := layerconv.ModTimeFromEnv(a.getenv)
 	if err != nil {
 		return err
 	}
-	cacheDir, err := resolveCacheDir(a, f.cacheDir, f.noCache)
+	cacheDir, err := f.cache.dir(a)
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"strings"
 
+	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
-// errorHints pairs each registry error kind with what the user can do about
-// it. The error's own line already carries the registry's or AWS's reason.
+// errorHints pairs each typed error with what the user can do about it on
+// the command line. The error's own line already carries the reason.
 var errorHints = []struct {
 	kind error
 	hint string
@@ -21,13 +23,36 @@ var errorHints = []struct {
 	{registry.ErrBaseNotFound, "check the base reference; an OCI layout is named oci:PATH[:TAG], TAG matching an org.opencontainers.image.ref.name"},
 }
 
-// describeError turns an error into the line printed on stderr, followed by
-// a hint line for the typed errors the libraries return.
+// describeError turns an error into the lines printed on stderr: the error,
+// then hint lines for the typed errors the libraries return.
 func describeError(err error) string {
 	msg := err.Error()
+	var hints []string
 	for _, h := range errorHints {
 		if errors.Is(err, h.kind) {
-			return msg + "\n  hint: " + h.hint
+			hints = append(hints, h.hint)
+		}
+	}
+	var ae *checks.ArchMismatchError
+	if errors.As(err, &ae) {
+		hints = append(hints, "rebuild them for --arch "+string(ae.Arch)+", or pass --allow-arch-mismatch to build anyway")
+	}
+	var se *checks.SizeError
+	if errors.As(err, &se) {
+		hints = append(hints, "trim the largest layers; --max-size sets a lower limit, never a higher one than Lambda's")
+	}
+	var ce *checks.Error
+	if errors.As(err, &ce) {
+		for _, f := range ce.Findings {
+			if f.Origin == checks.Base && f.Severity == checks.Refuse {
+				hints = append(hints, "the base image itself breaks Lambda's rules: use another base, or repair it and pass it as --base")
+				break
+			}
+		}
+	}
+	for _, h := range hints {
+		if !strings.Contains(msg, h) {
+			msg += "\n  hint: " + h
 		}
 	}
 	return msg

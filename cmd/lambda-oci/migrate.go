@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"sort"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/build"
+	"github.com/lambda-oci/lambda-oci/lambda"
 	"github.com/lambda-oci/lambda-oci/lambdaapi"
-	"github.com/lambda-oci/lambda-oci/layerconv"
+	"github.com/lambda-oci/lambda-oci/migrate"
 	"github.com/lambda-oci/lambda-oci/publish"
 )
 
@@ -24,8 +22,7 @@ type migrateFlags struct {
 	includeEnv     bool
 	emitConfig     string
 	createFunction string
-	cacheDir       string
-	noCache        bool
+	cache          cacheFlags
 	maxSize        string
 	// env and allowArchMismatch mean what they mean for build.
 	env               []string
@@ -74,7 +71,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 		Short: "Turn a deployed zip function (code and layers) into an equivalent container image",
 		Long: `Read a zip function as it is deployed (GetFunction) and build the image that
 replaces it: the runtime's AWS base image (or --base) for the function's
-architecture, its layers in their configured order at /opt (each fetched with
+architecture, its layers in their configured order at ` + lambda.OptDir + ` (each fetched with
 GetLayerVersionByArn and verified against CodeSha256), its code at the task
 root, CMD = its handler. Outputs and their flags work as in "build".
 
@@ -105,11 +102,10 @@ only, since CI logs are no place for their values).`,
 	fs.BoolVar(&f.includeEnv, "include-env", false, "bake the function's environment variables into the image (they often hold secrets)")
 	fs.StringVar(&f.emitConfig, "emit-function-config", "", "write the CreateFunction input for the image function to `FILE` (JSON)")
 	fs.StringVar(&f.createFunction, "create-function", "", "create the image function `NEW_NAME` and wait until it is Active")
-	fs.StringVar(&f.maxSize, "max-size", "10GiB", "limit on the uncompressed size of all layers, base included")
+	fs.StringVar(&f.maxSize, "max-size", defaultMaxSize(), "limit on the uncompressed size of all layers, base included")
 	fs.StringArrayVar(&f.env, "env", nil, "add `KEY=VALUE` to the image environment (repeatable; after --include-env's values, so it wins)")
 	fs.BoolVar(&f.allowArchMismatch, "allow-arch-mismatch", false, "warn instead of failing when native files in layers or code are built for another architecture")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "cache for layer downloads and conversions (default $"+layerconv.CacheDirEnv+", else the user cache dir)")
-	fs.BoolVar(&f.noCache, "no-cache", false, "download and convert everything afresh; write no cache")
+	f.cache.bind(fs)
 	f.out.bind(fs)
 	f.push.bind(fs)
 	return cmd
@@ -147,155 +143,49 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	if err != nil {
 		return fmt.Errorf("--max-size: %w", err)
 	}
-	cacheDir, err := resolveCacheDir(a, f.cacheDir, f.noCache)
+	cacheDir, err := f.cache.dir(a)
 	if err != nil {
 		return err
 	}
-	lopts := lambdaapi.Options{Logf: func(format string, args ...any) { logf(a, format, args...) }}
-	if cacheDir != "" {
-		lopts.CacheDir = filepath.Join(cacheDir, "lambdaapi")
+	req := migrate.Request{
+		Function: f.function, Qualifier: f.qualifier, Base: f.base, IncludeEnv: f.includeEnv,
+		Env: f.env, MaxSize: maxSize, AllowArchMismatch: f.allowArchMismatch,
+		NewName: f.createFunction, ConfigFile: f.emitConfig, CreateFunction: f.createFunction != "",
 	}
-	cfg, err := lambdaapi.LoadConfig(ctx, lopts)
+	opts := build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a), Registry: f.push.options(a)}
+	res, err := migrate.Run(ctx, req, f.push.record(f.out.publisher(opts.Registry, a)), opts)
+	if err != nil {
+		return f.out.flagError(err)
+	}
+	if f.emitConfig != "" {
+		logf(a, "wrote function configuration %s (aws lambda create-function --cli-input-json file://%s)", f.emitConfig, f.emitConfig)
+	}
+	if res.Created != nil {
+		logf(a, "function %s is %s", res.Created.ARN, res.Created.State)
+	}
+	built, err := describeBuild(res.Build, res.Publication, f.out)
 	if err != nil {
 		return err
 	}
-	lopts.AWSConfig = &cfg
-
-	fn, err := lambdaapi.GetFunction(ctx, f.function, f.qualifier, lopts)
-	if err != nil {
-		return err
-	}
-	defer fn.Cleanup()
-	if f.createFunction != "" && f.createFunction == fn.Name {
-		return fmt.Errorf("migrate: --create-function %q is the zip function itself: Lambda cannot change a function's package type in place; choose a new name", f.createFunction)
-	}
-
-	// The runtime decides the base and the handler convention. A deprecated
-	// runtime has no base image and its code usually needs rebuilding, so
-	// it is refused even with --base; an id this version does not know is
-	// fine when the user names the base.
-	runtimeID := fn.Runtime
-	rt, err := image.LookupRuntime(fn.Runtime)
-	if err != nil {
-		if rt.Deprecated() || f.base == "" {
-			return fmt.Errorf("migrate: function %q: %w", fn.Name, err)
-		}
-		logf(a, "warning: function %s: %v; using --base %s as given", fn.Name, err, f.base)
-		runtimeID = ""
-	}
-	if len(fn.Architectures) != 1 {
-		return fmt.Errorf("migrate: function %q has architectures %v: want exactly one", fn.Name, fn.Architectures)
-	}
-	arch := fn.Architectures[0]
-	base := f.base
-	if base == "" {
-		if base = image.BaseRef(rt, arch); base == "" {
-			return fmt.Errorf("migrate: function %q: no %s base image for runtime %s", fn.Name, arch, fn.Runtime)
-		}
-	}
-
-	var warnings []string
-	var layers []*lambdaapi.LayerFile
-	defer func() {
-		for _, l := range layers {
-			l.Remove()
-		}
-	}()
-	spec := buildSpec{
-		Runtime: runtimeID, Base: base, Arch: arch, Handler: fn.Handler,
-		MaxSize: maxSize, CacheDir: cacheDir, AllowArchMismatch: f.allowArchMismatch,
-		// The name is part of the image history (and so of the digest):
-		// the function's name, never a path that depends on the cache.
-		Code: image.Source{Path: fn.CodePath, Name: "function " + fn.Name},
-	}
-	for _, arn := range fn.Layers {
-		l, err := lambdaapi.FetchLayer(ctx, arn, lopts)
-		if err != nil {
-			return fmt.Errorf("migrate: function %q: %w", fn.Name, err)
-		}
-		layers = append(layers, l)
-		if w := l.CompatibilityWarning(fn.Runtime, arch); w != "" {
-			logf(a, "warning: %s", w)
-			warnings = append(warnings, w)
-		}
-		spec.Layers = append(spec.Layers, image.Source{Path: l.Path, Name: l.ARN})
-	}
-	if f.includeEnv {
-		ks := make([]string, 0, len(fn.Environment))
-		for k := range fn.Environment {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		for _, k := range ks {
-			spec.Env = append(spec.Env, k+"="+fn.Environment[k])
-		}
-	} else if len(fn.Environment) > 0 {
-		logf(a, "function %s: %d environment variables kept out of the image (they go into the function configuration; --include-env bakes them in)", fn.Name, len(fn.Environment))
-	}
-	spec.Env = append(spec.Env, f.env...)
-
-	// buildAndEmit prints the build's own result; migrate prints its own
-	// instead, once the function configuration is known.
-	quiet := *a
-	quiet.stdout = io.Discard
-	out := f.out
-	out.json = false
-	built, err := buildAndEmit(ctx, &quiet, spec, out, f.push)
-	if err != nil {
-		return err
-	}
-
-	newName := f.createFunction
-	if newName == "" {
-		newName = fn.Name + "-image"
-	}
-	req := lambdaapi.CreateFunctionInput(fn, newName, built.Reference, f.includeEnv)
+	fn := res.Function
 	result := migrateJSON{
 		buildOutput: *built,
 		Function: sourceFunctionJSON{Name: fn.Name, ARN: fn.ARN, Version: fn.Version, Region: fn.Region, Handler: fn.Handler,
 			Architectures: fn.Architectures, CodeSha256: fn.CodeSha256, Layers: fn.Layers},
 		Runtime:            fn.Runtime,
-		FunctionConfig:     redactEnv(req),
+		FunctionConfig:     redactEnv(res.FunctionConfig),
 		FunctionConfigFile: f.emitConfig,
+		CreatedFunction:    res.Created,
 	}
 	if result.Function.Layers == nil {
 		result.Function.Layers = []string{}
 	}
-	result.Warnings = append(result.Warnings, warnings...)
-	i := 0
-	for _, l := range built.Layers {
+	for i, l := range built.Layers {
 		ml := migrateLayerJSON{layerJSON: l}
-		if l.Kind == "layer" && i < len(layers) {
-			ml.ARN, ml.CodeSha256 = layers[i].ARN, layers[i].CodeSha256
-			i++
-		}
+		ml.ARN, ml.CodeSha256 = res.Build.Layers[i].ARN, res.Build.Layers[i].CodeSha256
 		result.Layers = append(result.Layers, ml)
 	}
-
-	if f.emitConfig != "" {
-		if err := req.WriteFunctionConfig(f.emitConfig); err != nil {
-			return fmt.Errorf("migrate: image %s is written, but: %w", built.Reference, err)
-		}
-		logf(a, "wrote function configuration %s (aws lambda create-function --cli-input-json file://%s)", f.emitConfig, f.emitConfig)
-	}
-	if f.createFunction != "" {
-		copts := lopts
-		copts.Region = fn.Region
-		created, err := lambdaapi.CreateFunction(ctx, req, copts)
-		if err != nil {
-			return fmt.Errorf("migrate: image %s is pushed, but: %w", built.Reference, err)
-		}
-		result.CreatedFunction = created
-		logf(a, "function %s is %s", created.ARN, created.State)
-	}
-
-	if f.out.json {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(result)
-	}
-	_, err = fmt.Fprintln(a.stdout, built.Reference)
-	return err
+	return printResult(a, f.out.json, built.Reference, result)
 }
 
 // redactEnv returns the request with environment values replaced, for

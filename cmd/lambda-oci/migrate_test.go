@@ -558,7 +558,7 @@ func TestMigrateEnvAndArchFlags(t *testing.T) {
 		"--allow-arch-mismatch", "--env", "TABLE=override", "--env", "EXTRA=1", "--oci-layout", lay)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stderr, "warning:")
-	assert.Contains(t, stderr, "allowed by --allow-arch-mismatch")
+	assert.Contains(t, stderr, "allowed for this build")
 	img := layoutImage(t, lay, defaultImageName)
 	cf, err := img.ConfigFile()
 	require.NoError(t, err)
@@ -594,7 +594,7 @@ func customRuntimeBase(t *testing.T) string {
 		}
 	}
 	require.NoError(t, tw.Close())
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }, tarball.WithMediaType(types.OCILayer))
 	require.NoError(t, err)
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
 	require.NoError(t, err)

@@ -76,11 +76,10 @@ func (f *pushFlags) options(a *app) registry.Options {
 	return o
 }
 
-// written handles what happens after a successful push: the --image-refs
-// file for later CI steps.
-func (f *pushFlags) written(res *registry.PushResult) error {
-	if f.imageRefs == "" || res == nil {
-		return nil
+// record adds the --image-refs file for later CI steps to the publisher.
+func (f *pushFlags) record(p publish.Publisher) publish.Publisher {
+	if f.imageRefs == "" {
+		return p
 	}
-	return publish.WriteImageRefs(f.imageRefs, res.References)
+	return publish.RecordRefs(p, f.imageRefs)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
 // runtimeJSON is one row of `runtimes --json`.
@@ -33,14 +33,17 @@ deprecated ids are listed too, with the runtime to move to.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []runtimeJSON
-			for _, r := range image.Runtimes() {
+			for _, r := range lambda.Runtimes() {
 				if r.Deprecated() && !all {
 					continue
 				}
-				row := runtimeJSON{ID: r.ID, Image: r.Image, OS: r.OS, Family: r.Family,
+				row := runtimeJSON{ID: r.ID, Image: r.Image, OS: r.OS, Family: string(r.Family),
 					Deprecated: r.Deprecated(), Replacement: r.Replacement, Note: r.Note}
 				if !r.Deprecated() {
-					row.ArchImages = map[string]string{"x86_64": image.BaseRef(r, "x86_64"), "arm64": image.BaseRef(r, "arm64")}
+					row.ArchImages = map[string]string{}
+					for _, arch := range lambda.Archs() {
+						row.ArchImages[string(arch)] = r.BaseRef(arch)
+					}
 				}
 				rows = append(rows, row)
 			}

@@ -1,0 +1,36 @@
+package build_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lambda-oci/lambda-oci/build"
+	"github.com/lambda-oci/lambda-oci/publish"
+)
+
+// A Lambda layer zip and a code directory on the bundled base, written as
+// an OCI layout: the same image as `make demo`, digest for digest.
+func Example() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	spec := build.Spec{
+		Base:    "oci:../testdata/base:latest",
+		Arch:    "x86_64",
+		Layers:  []build.Source{{Path: "../testdata/demo/layer.zip"}},
+		Code:    build.Source{Path: "../testdata/demo/code"},
+		Handler: "app.handler",
+		Created: time.Unix(0, 0),
+	}
+	layout := publish.Layout(filepath.Join(dir, "layout"), "localhost/lambda-function:latest")
+	res, _, err := build.Publish(context.Background(), spec, layout, build.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Digest)
+	// Output: sha256:eeecd0517032c7add755692e4b4226582dfd63def588eb4b6b29f8f3f888a9c4
+}

@@ -1,0 +1,44 @@
+package build
+
+import (
+	"context"
+
+	"github.com/lambda-oci/lambda-oci/lambdaapi"
+	"github.com/lambda-oci/lambda-oci/publish"
+)
+
+// Publish is a whole build as a command runs it: the destination is checked
+// before any work (it must be writable and must not be one of the spec's
+// inputs), the spec is built and checked, then published, all or nothing.
+// The returned Result describes the image; its Image can no longer be read
+// (the build's temporary files are gone).
+func Publish(ctx context.Context, spec Spec, pub publish.Publisher, opts Options) (*Result, *publish.Publication, error) {
+	if err := pub.Check(SpecInputs(spec)); err != nil {
+		return nil, nil, err
+	}
+	res, err := Build(ctx, spec, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Close()
+	p, err := pub.Publish(ctx, res.Image)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, p, nil
+}
+
+// SpecInputs are the files and directories a spec reads (layer version
+// ARNs are fetched into the cache, which is never a destination).
+func SpecInputs(spec Spec) []string {
+	var out []string
+	for _, l := range spec.Layers {
+		if !lambdaapi.IsLayerARN(l.Path) {
+			out = append(out, l.Path)
+		}
+	}
+	if spec.Code.Path != "" {
+		out = append(out, spec.Code.Path)
+	}
+	return out
+}
