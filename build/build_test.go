@@ -1,6 +1,8 @@
 package build
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -801,4 +804,89 @@ func TestBuildRefusesBadBaseLayers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawLayer is a base layer exactly as another tool may have written it:
+// these bytes, this media type, this declared diffID, whatever they are.
+type rawLayer struct {
+	blob   []byte
+	mt     types.MediaType
+	diffID v1.Hash
+}
+
+func (l rawLayer) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(l.blob))
+	return h, err
+}
+func (l rawLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l rawLayer) Size() (int64, error)                { return int64(len(l.blob)), nil }
+func (l rawLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
+func (l rawLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.blob)), nil
+}
+func (l rawLayer) Uncompressed() (io.ReadCloser, error) { return nil, errors.New("not needed") }
+
+// Invalid bases are refused with what is wrong (issue 16 #4): diff_ids that
+// do not name the layers' content, zstd or plain tar labelled tar+gzip, a
+// Docker layer type in an OCI manifest.
+func TestBuildRefusesInvalidBases(t *testing.T) {
+	files := []basegen.File{d("srv/"), f("srv/data.txt", 0o644, "data\n")}
+	gz, err := basegen.TarGz(files, basegen.Created)
+	require.NoError(t, err)
+	tarBytes := mustGunzip(t, gz)
+	tarDigest, _, err := v1.SHA256(bytes.NewReader(tarBytes))
+	require.NoError(t, err)
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	zst := enc.EncodeAll(tarBytes, nil)
+	wrong, _, err := v1.SHA256(strings.NewReader("something else"))
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name  string
+		layer rawLayer
+		rule  string
+		want  string
+	}{
+		{"diff_id not the content", rawLayer{gz, types.OCILayer, wrong}, checks.RuleDiffIDs, "does not match"},
+		{"zstd labelled gzip", rawLayer{zst, types.OCILayer, tarDigest}, checks.RuleCompression, "zstd-compressed"},
+		{"plain tar labelled gzip", rawLayer{tarBytes, types.OCILayer, tarDigest}, checks.RuleCompression, "uncompressed tar"},
+		{"docker layer type in an OCI manifest", rawLayer{gz, types.DockerLayer, tarDigest}, checks.RuleMediaType, "gzip layers of the manifest's own family"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, err := mutate.Append(baseImage(t, "x86_64"), mutate.Addendum{Layer: tc.layer, MediaType: tc.layer.mt})
+			require.NoError(t, err)
+			_, err = tBuild(context.Background(), demoOpts(t, base))
+			var ce *checks.Error
+			require.ErrorAs(t, err, &ce)
+			var rules []string
+			for _, f := range ce.Findings {
+				rules = append(rules, f.Rule)
+			}
+			assert.Contains(t, rules, tc.rule)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "layer 3 (base ")
+		})
+	}
+
+	// More diff_ids than layers.
+	base := baseImage(t, "x86_64")
+	cf, err := base.ConfigFile()
+	require.NoError(t, err)
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, wrong)
+	extra, err := mutate.ConfigFile(base, cf)
+	require.NoError(t, err)
+	_, err = tBuild(context.Background(), demoOpts(t, extra))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "diff_ids")
+}
+
+func mustGunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	require.NoError(t, err)
+	out, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return out
 }

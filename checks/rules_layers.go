@@ -96,7 +96,7 @@ func diffIDs(c *check) []Finding {
 		}
 		err := &DigestMismatchError{What: "diffID", Declared: declared[i], Actual: l.Listing.DiffID}
 		out = append(out, c.layerFinding(i, Finding{Rule: RuleDiffIDs, Severity: Refuse, Err: err,
-			Message: fmt.Sprintf("uncompressed content is %s, but the config's diff_ids[%d] says %s", l.Listing.DiffID, i, declared[i])}))
+			Message: fmt.Sprintf("uncompressed content does not match the config's diff_ids[%d]: the content is %s, the config says %s", i, l.Listing.DiffID, declared[i])}))
 	}
 	return out
 }
