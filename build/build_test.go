@@ -849,8 +849,8 @@ func TestBuildRefusesInvalidBases(t *testing.T) {
 		want  string
 	}{
 		{"diff_id not the content", rawLayer{gz, types.OCILayer, wrong}, checks.RuleDiffIDs, "does not match"},
-		{"zstd labelled gzip", rawLayer{zst, types.OCILayer, tarDigest}, checks.RuleCompression, "zstd-compressed"},
-		{"plain tar labelled gzip", rawLayer{tarBytes, types.OCILayer, tarDigest}, checks.RuleCompression, "uncompressed tar"},
+		{"zstd labelled gzip", rawLayer{zst, types.OCILayer, tarDigest}, checks.RuleZstdLayer, "zstd-compressed"},
+		{"plain tar labelled gzip", rawLayer{tarBytes, types.OCILayer, tarDigest}, checks.RuleUncompressedLayer, "uncompressed tar"},
 		{"docker layer type in an OCI manifest", rawLayer{gz, types.DockerLayer, tarDigest}, checks.RuleMediaType, "gzip layers of the manifest's own family"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

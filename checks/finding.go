@@ -30,20 +30,20 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 
 // Rule ids: stable, for JSON consumers and for turning rules off.
 const (
-	RuleMediaType     = "media-type"
-	RuleCompression   = "layer-compression"
-	RuleDiffIDs       = "diff-ids"
-	RuleParentDirs    = "parent-directories"
-	RuleHardLinks     = "hard-links"
-	RulePermissions   = "permissions"
-	RuleSize          = "size"
-	RuleManifestSize  = "manifest-size"
-	RuleHandler       = "handler"
-	RuleBootstrap     = "bootstrap"
-	RuleArchitecture  = "architecture"
-	RuleEntrypoint    = "entrypoint"
-	RulePlatform      = "platform"
-	RuleLayerMismatch = "layer-mismatch"
+	RuleMediaType         = "media-type"
+	RuleUncompressedLayer = "uncompressed-layer"
+	RuleZstdLayer         = "zstd-layer"
+	RuleDiffIDs           = "diff-ids"
+	RuleParentDirs        = "missing-parent-directory"
+	RuleHardLinks         = "hardlink"
+	RulePermissions       = "unreadable"
+	RuleSize              = "too-large"
+	RuleManifestSize      = "manifest-size"
+	RuleHandler           = "handler-missing"
+	RuleArchitecture      = "arch-mismatch"
+	RuleNoEntrypoint      = "no-entrypoint"
+	RuleEntrypoint        = "entrypoint"
+	RulePlatform          = "platform"
 )
 
 // Finding is one rule's verdict on one subject of an image.

@@ -65,7 +65,11 @@ func compression(c *check) []Finding {
 		if l.Listing == nil || l.Listing.Compression == Gzip {
 			continue
 		}
-		out = append(out, c.layerFinding(i, Finding{Rule: RuleCompression, Severity: Refuse, LambdaError: lambdaUnsupportedLayer,
+		rule := RuleUncompressedLayer
+		if l.Listing.Compression == Zstd {
+			rule = RuleZstdLayer
+		}
+		out = append(out, c.layerFinding(i, Finding{Rule: rule, Severity: Refuse, LambdaError: lambdaUnsupportedLayer,
 			Message: fmt.Sprintf("layer content is %s, labelled %q: Lambda accepts only gzip-compressed layers", describeCompression(l.Listing.Compression), l.MediaType),
 			Hint:    "recompress the layer with gzip"}))
 	}

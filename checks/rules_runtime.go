@@ -52,7 +52,7 @@ func handler(c *check) []Finding {
 		searched := append(lambda.ZipBootstraps(c.taskRoot), lambda.RuntimeBootstrap)
 		err := &lambda.HandlerError{Handler: c.cfg.Handler, Family: fam, Reason: fmt.Sprintf(
 			"custom runtime without a bootstrap: searched %s", joinAnd(searched))}
-		return []Finding{{Rule: RuleBootstrap, Severity: Refuse, LambdaError: lambdaInvalidEntry, Path: lambda.RuntimeBootstrap, Err: err, Message: err.Error(),
+		return []Finding{{Rule: RuleHandler, Severity: Refuse, LambdaError: lambdaInvalidEntry, Path: lambda.RuntimeBootstrap, Err: err, Message: err.Error(),
 			Hint: "ship an executable named bootstrap in the code or a layer"}}
 	}
 	places, checked, err := lambda.HandlerPlaces(fam, ver, c.taskRoot, c.cfg.Handler)
@@ -196,6 +196,9 @@ func entrypoint(c *check) []Finding {
 		return []Finding{{Rule: RuleEntrypoint, Severity: Warn, Message: msg}}
 	}
 	switch {
+	case len(ep) == 0 && len(c.img.Config.Config.Cmd) == 0:
+		return []Finding{{Rule: RuleNoEntrypoint, Severity: Refuse, LambdaError: lambdaInvalidEntry,
+			Message: "the image has neither ENTRYPOINT nor CMD: Lambda has nothing to run"}}
 	case len(ep) == 0:
 		return warn(fmt.Sprintf("the image has no ENTRYPOINT: Lambda would run CMD [%s] as a program; use a Lambda base image or one whose entrypoint takes the handler", c.cfg.Handler))
 	case !path.IsAbs(ep[0]):

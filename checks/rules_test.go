@@ -57,8 +57,8 @@ func TestRules(t *testing.T) {
 		{"index", func(img *Image, _ *Config) { img.MediaType = types.OCIImageIndex }, RuleMediaType, Refuse, 0, "", nil},
 		{"mixed layer types", func(img *Image, _ *Config) { img.Layers[1].MediaType = types.DockerLayer }, RuleMediaType, Refuse, 2, "", nil},
 		{"uncompressed layer type", func(img *Image, _ *Config) { img.Layers[0].MediaType = types.OCIUncompressedLayer }, RuleMediaType, Refuse, 1, "", nil},
-		{"zstd labelled gzip", func(img *Image, _ *Config) { img.Layers[0].Listing.Compression = Zstd }, RuleCompression, Refuse, 1, "", nil},
-		{"plain tar labelled gzip", func(img *Image, _ *Config) { img.Layers[1].Listing.Compression = Plain }, RuleCompression, Refuse, 2, "", nil},
+		{"zstd labelled gzip", func(img *Image, _ *Config) { img.Layers[0].Listing.Compression = Zstd }, RuleZstdLayer, Refuse, 1, "", nil},
+		{"plain tar labelled gzip", func(img *Image, _ *Config) { img.Layers[1].Listing.Compression = Plain }, RuleUncompressedLayer, Refuse, 2, "", nil},
 		{"wrong diff_id", func(img *Image, _ *Config) { img.Config.RootFS.DiffIDs[0] = digestOf('9') }, RuleDiffIDs, Refuse, 1, "", &DigestMismatchError{}},
 		{"extra diff_id", func(img *Image, _ *Config) {
 			img.Config.RootFS.DiffIDs = append(img.Config.RootFS.DiffIDs, digestOf('3'))
@@ -78,7 +78,7 @@ func TestRules(t *testing.T) {
 		{"custom runtime without bootstrap", func(img *Image, cfg *Config) {
 			cfg.Family = lambda.Provided
 			img.Layers[0].Listing.Entries[5].Path = "var/runtime/other"
-		}, RuleBootstrap, Refuse, 0, lambda.RuntimeBootstrap, &lambda.HandlerError{}},
+		}, RuleHandler, Refuse, 0, lambda.RuntimeBootstrap, &lambda.HandlerError{}},
 		{"foreign native code added", func(img *Image, _ *Config) {
 			img.Layers[1].Listing.Entries = append(img.Layers[1].Listing.Entries, elfFile("var/task/x.so", elf.EM_AARCH64))
 		}, RuleArchitecture, Refuse, 0, "/var/task/x.so", &ArchMismatchError{}},
@@ -91,6 +91,9 @@ func TestRules(t *testing.T) {
 		}, RuleArchitecture, Warn, 0, "/opt/x.so", &ArchMismatchError{}},
 		{"another platform", func(_ *Image, cfg *Config) { cfg.Arch = lambda.ARM64 }, RulePlatform, Refuse, 0, "", nil},
 		{"no entrypoint", func(img *Image, _ *Config) { img.Config.Config.Entrypoint = nil }, RuleEntrypoint, Warn, 0, "", nil},
+		{"neither entrypoint nor cmd", func(img *Image, _ *Config) {
+			img.Config.Config.Entrypoint, img.Config.Config.Cmd = nil, nil
+		}, RuleNoEntrypoint, Refuse, 0, "", nil},
 		{"relative entrypoint", func(img *Image, _ *Config) { img.Config.Config.Entrypoint = []string{"run.sh"} }, RuleEntrypoint, Warn, 0, "", nil},
 		{"symlink entrypoint", func(img *Image, _ *Config) {
 			img.Layers[0].Listing.Entries[6] = link("lambda-entrypoint.sh", "usr/bin/entry")
@@ -145,9 +148,9 @@ func TestErrorMessage(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	assert.Contains(t, msg, "2 problems Lambda would refuse")
-	assert.Contains(t, msg, "[parent-directories] layer 1 (base sha256:aaaaaaaaaaaa)")
+	assert.Contains(t, msg, "[missing-parent-directory] layer 1 (base sha256:aaaaaaaaaaaa)")
 	assert.Contains(t, msg, "/usr/lib")
 	assert.Contains(t, msg, "(Lambda: MissingParentDirectory)")
-	assert.Contains(t, msg, "[hard-links] layer 1 (base")
+	assert.Contains(t, msg, "[hardlink] layer 1 (base")
 	assert.Contains(t, msg, "hint: ")
 }
