@@ -90,6 +90,21 @@ func TestParseLayerARN(t *testing.T) {
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:03", wantErr: `version "03"`},
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:latest", wantErr: `version "latest"`},
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:1:2", wantErr: "too many fields"},
+		{in: "arn:aws-iso-b:lambda:us-isob-east-1:123456789012:layer:l:7", want: lambdaapi.LayerARN{Partition: "aws-iso-b", Region: "us-isob-east-1", Account: "123456789012", Name: "l", Version: 7}},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:" + strings.Repeat("n", 140) + ":1", want: lambdaapi.LayerARN{Partition: "aws", Region: "us-east-1", Account: "123456789012", Name: strings.Repeat("n", 140), Version: 1}},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer", wantErr: "not a Lambda layer ARN"},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layers:l:1", wantErr: "not a Lambda layer ARN"},
+		{in: "arn:aws:lambda:us-east-1", wantErr: "not an ARN"},
+		{in: " arn:aws:lambda:us-east-1:123456789012:layer:l:1", wantErr: "not an ARN"},
+		{in: "ARN:aws:lambda:us-east-1:123456789012:layer:l:1", wantErr: "not an ARN"},
+		{in: "arn:AWS:lambda:us-east-1:123456789012:layer:l:1", wantErr: `partition "AWS"`},
+		{in: "arn::lambda:us-east-1:123456789012:layer:l:1", wantErr: `partition ""`},
+		{in: "arn:aws-cn:lambda::123456789012:layer:l:1", wantErr: `region ""`},
+		{in: "arn:aws-us-gov:lambda:us-gov-west-1::layer:l:1", wantErr: `account ""`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer::1", wantErr: `layer name ""`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:" + strings.Repeat("n", 141) + ":1", wantErr: "layer name"},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:+3", wantErr: `version "+3"`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:", wantErr: `version ""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
