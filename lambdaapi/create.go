@@ -12,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-
-	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // CreateFunctionRequest is the CreateFunction input for the image function
@@ -204,7 +202,7 @@ func (r *CreateFunctionRequest) WriteFunctionConfig(path string) error {
 	if err != nil {
 		return fmt.Errorf("lambdaapi: function config %q: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("lambdaapi: writing function config %q: %w", filepath.Clean(path), err)
 	}
 	return nil

@@ -579,6 +579,44 @@ func TestCreateFunctionInputAndWriteFunctionConfig(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func TestWriteFunctionConfigReplacesOwnerOnly(t *testing.T) {
+	req := &lambdaapi.CreateFunctionRequest{FunctionName: "f", PackageType: "Image", Code: lambdaapi.ImageCode{ImageUri: imageURI},
+		Environment: &lambdaapi.Environment{Variables: map[string]string{"DB_PASSWORD": "s3cret"}}}
+	tests := []struct {
+		name     string
+		existing os.FileMode // 0: no file before
+	}{
+		{"new file", 0},
+		// The old file's looser mode must not survive: the new content holds secrets.
+		{"replaces a world-readable file", 0o644},
+		{"replaces an owner-only file", 0o600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "create.json")
+			if tt.existing != 0 {
+				require.NoError(t, os.WriteFile(path, []byte("old"), tt.existing))
+				require.NoError(t, os.Chmod(path, tt.existing))
+			}
+			require.NoError(t, req.WriteFunctionConfig(path))
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Contains(t, string(got), "s3cret")
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+			assert.Equal(t, []string{"create.json"}, regularFiles(t, dir), "no temporary file left")
+		})
+	}
+
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "create.json")
+	err := req.WriteFunctionConfig(missing)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), missing, "the error names the file")
+	assert.NoFileExists(t, missing)
+}
+
 func TestCreateFunctionWaitsForActive(t *testing.T) {
 	fake, opts := setup(t)
 	fake.AddFunction(zipFunction(t))
