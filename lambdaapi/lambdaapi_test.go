@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -624,12 +625,21 @@ func TestCreateFunctionWaitsForActive(t *testing.T) {
 	fn, err := lambdaapi.GetFunction(ctx, "orders", "", opts)
 	require.NoError(t, err)
 	fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 3})
+	var logs []string
+	opts.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
 
 	created, err := lambdaapi.CreateFunction(ctx, lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
 	require.NoError(t, err)
 	assert.Equal(t, "Active", created.State)
+	assert.Empty(t, created.StateReasonCode, "Active carries no reason")
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders-image", created.ARN)
-	assert.Equal(t, 4, fake.CallCount("GetFunctionConfiguration"), "three Pending answers, then Active")
+	assert.Equal(t, 4, polls(fake, "orders-image"), "three Pending answers, then Active")
+	arn := created.ARN
+	assert.Equal(t, []string{
+		"function " + arn + " created (Pending); waiting for it to become Active",
+		"function " + arn + ": Pending", "function " + arn + ": Pending", "function " + arn + ": Pending",
+		"function " + arn + ": Active",
+	}, logs)
 
 	// What reached the API is what the emitted file says, minus nothing.
 	reqs := fake.CreateRequests()
@@ -638,20 +648,42 @@ func TestCreateFunctionWaitsForActive(t *testing.T) {
 	assert.JSONEq(t, want, string(reqs[0]))
 }
 
+// polls counts the GetFunction calls about function name: the waiter's polls.
+func polls(fake *fakelambda.Server, name string) int {
+	n := 0
+	for _, c := range fake.Calls() {
+		if c.Operation == "GetFunction" && c.Path == "/2015-03-31/functions/"+name {
+			n++
+		}
+	}
+	return n
+}
+
 func TestCreateFunctionFailures(t *testing.T) {
 	tests := []struct {
-		name    string
-		prepare func(*fakelambda.Server)
-		is      error
-		want    []string
+		name      string
+		prepare   func(*fakelambda.Server)
+		is        error
+		want      []string
+		wantPolls int
 	}{
 		{
 			name: "function fails",
 			prepare: func(s *fakelambda.Server) {
 				s.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 1, FailReasonCode: "ImageAccessDenied", FailReason: "Lambda does not have permission to access the ECR image."})
 			},
-			is:   lambdaapi.ErrFunctionFailed,
-			want: []string{"orders-image", "State Failed", "ImageAccessDenied", "does not have permission"},
+			is:        lambdaapi.ErrFunctionFailed,
+			want:      []string{"orders-image", "State Failed", "ImageAccessDenied", "does not have permission"},
+			wantPolls: 2, // Pending, then the Failed answer that carries the reason: no extra call
+		},
+		{
+			name: "polling denied",
+			prepare: func(s *fakelambda.Server) {
+				s.Fail("GetFunction", fakelambda.APIError{Status: 403, Type: "AccessDeniedException", Message: "User: x is not authorized to perform: lambda:GetFunction"})
+			},
+			is:        lambdaapi.ErrAccessDenied,
+			want:      []string{"GetFunction", "orders-image", "AccessDeniedException", "IAM permission lambda:GetFunction"},
+			wantPolls: 1,
 		},
 		{
 			name: "access denied",
@@ -684,8 +716,32 @@ func TestCreateFunctionFailures(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
+			assert.Equal(t, tt.wantPolls, polls(fake, "orders-image"))
 		})
 	}
+}
+
+func TestCreateFunctionWaitHonoursCancellation(t *testing.T) {
+	fake, opts := setup(t)
+	fake.AddFunction(zipFunction(t))
+	fn, err := lambdaapi.GetFunction(context.Background(), "orders", "", opts)
+	require.NoError(t, err)
+	fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 1 << 30})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel once the first poll has answered Pending, as Ctrl-C would.
+	opts.Logf = func(format string, args ...any) {
+		if strings.HasSuffix(fmt.Sprintf(format, args...), ": Pending") {
+			cancel()
+		}
+	}
+	created, err := lambdaapi.CreateFunction(ctx, lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), `waiting for function "orders-image"`)
+	require.NotNil(t, created, "the function exists: the caller learns its ARN")
+	assert.Equal(t, "Pending", created.State)
+	assert.Equal(t, 1, polls(fake, "orders-image"))
 }
 
 func TestCreateFunctionGivesUpAfterWaitTimeout(t *testing.T) {
@@ -697,7 +753,8 @@ func TestCreateFunctionGivesUpAfterWaitTimeout(t *testing.T) {
 	opts.WaitTimeout = 20 * time.Millisecond
 	_, err = lambdaapi.CreateFunction(context.Background(), lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "still Pending")
+	assert.Contains(t, err.Error(), `function "orders-image": still Pending after 20ms (Creating The function is being created.)`)
+	assert.NotErrorIs(t, err, lambdaapi.ErrFunctionFailed)
 }
 
 func TestCompatibilityWarning(t *testing.T) {
