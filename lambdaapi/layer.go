@@ -178,7 +178,7 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 	return l, nil
 }
 
-// ResolveLayer turns a build's --layer value into a zip path: a value
+// ResolveLayer turns a build's layer input into a zip path: a value
 // starting with "arn:" is fetched as a layer version (and must be a valid
 // layer version ARN); anything else is a path and passes through unchanged
 // with a nil *LayerFile.
