@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // LayerARN is a parsed layer version ARN:
@@ -19,9 +21,13 @@ type LayerARN struct {
 
 // String returns the canonical ARN.
 func (a LayerARN) String() string {
-	return fmt.Sprintf("arn:%s:lambda:%s:%s:layer:%s:%d", a.Partition, a.Region, a.Account, a.Name, a.Version)
+	return arn.ARN{Partition: a.Partition, Service: "lambda", Region: a.Region, AccountID: a.Account,
+		Resource: fmt.Sprintf("layer:%s:%d", a.Name, a.Version)}.String()
 }
 
+// The generic ARN parser accepts any text in each field; these are what
+// Lambda's API model accepts in a layer version ARN, checked here so a typo
+// is reported before a request is signed for a region that does not exist.
 var (
 	partitionRE = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 	regionRE    = regexp.MustCompile(`^[a-z]{2,}(-[a-z]+)+-\d+$`)
@@ -44,20 +50,22 @@ func ParseLayerARN(s string) (LayerARN, error) {
 	bad := func(why string) (LayerARN, error) {
 		return LayerARN{}, fmt.Errorf("lambdaapi: layer ARN %q: %s (want arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", s, why)
 	}
-	parts := strings.Split(s, ":")
-	if len(parts) < 7 || parts[0] != "arn" {
+	parsed, err := arn.Parse(s)
+	if err != nil {
 		return bad("not an ARN")
 	}
-	if parts[2] != "lambda" || parts[5] != "layer" {
+	// The resource of a layer version is layer:NAME:VERSION.
+	res := strings.Split(parsed.Resource, ":")
+	if parsed.Service != "lambda" || res[0] != "layer" || len(res) < 2 {
 		return bad("not a Lambda layer ARN")
 	}
-	if len(parts) == 7 {
+	if len(res) == 2 {
 		return bad("no version: name the layer version to use")
 	}
-	if len(parts) > 8 {
+	if len(res) > 3 {
 		return bad("too many fields")
 	}
-	a := LayerARN{Partition: parts[1], Region: parts[3], Account: parts[4], Name: parts[6]}
+	a := LayerARN{Partition: parsed.Partition, Region: parsed.Region, Account: parsed.AccountID, Name: res[1]}
 	switch {
 	case !partitionRE.MatchString(a.Partition):
 		return bad(fmt.Sprintf("partition %q is not valid", a.Partition))
@@ -68,9 +76,11 @@ func ParseLayerARN(s string) (LayerARN, error) {
 	case !layerNameRE.MatchString(a.Name):
 		return bad(fmt.Sprintf("layer name %q is not valid", a.Name))
 	}
-	v, err := strconv.ParseInt(parts[7], 10, 64)
-	if err != nil || v < 1 || strconv.FormatInt(v, 10) != parts[7] {
-		return bad(fmt.Sprintf("version %q is not a positive integer", parts[7]))
+	// Only the canonical decimal form: "03" or "+3" would name the same
+	// version under a different cache key.
+	v, err := strconv.ParseInt(res[2], 10, 64)
+	if err != nil || v < 1 || strconv.FormatInt(v, 10) != res[2] {
+		return bad(fmt.Sprintf("version %q is not a positive integer", res[2]))
 	}
 	a.Version = v
 	return a, nil
@@ -81,9 +91,9 @@ func ParseLayerARN(s string) (LayerARN, error) {
 // plain name or a partial ARN (ACCOUNT:function:NAME), which use the
 // configured region.
 func functionRegion(nameOrARN string) string {
-	parts := strings.Split(nameOrARN, ":")
-	if len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" {
-		return parts[3]
+	a, err := arn.Parse(nameOrARN)
+	if err != nil || a.Service != "lambda" || !strings.HasPrefix(a.Resource, "function:") {
+		return ""
 	}
-	return ""
+	return a.Region
 }

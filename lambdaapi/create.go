@@ -3,17 +3,15 @@ package lambdaapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-
-	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // CreateFunctionRequest is the CreateFunction input for the image function
@@ -204,7 +202,7 @@ func (r *CreateFunctionRequest) WriteFunctionConfig(path string) error {
 	if err != nil {
 		return fmt.Errorf("lambdaapi: function config %q: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("lambdaapi: writing function config %q: %w", filepath.Clean(path), err)
 	}
 	return nil
@@ -219,10 +217,11 @@ type CreatedFunction struct {
 	StateReason     string `json:"stateReason,omitempty"`
 }
 
-// CreateFunction creates the function and waits, polling
-// GetFunctionConfiguration every Options.PollInterval for at most
-// Options.WaitTimeout, until its State is Active. A Failed state is an error
-// (ErrFunctionFailed) carrying Lambda's StateReasonCode and StateReason.
+// CreateFunction creates the function and waits, through the Lambda
+// client's FunctionActiveV2 waiter (GetFunction every Options.PollInterval
+// for at most Options.WaitTimeout), until its State is Active. A Failed
+// state is an error (ErrFunctionFailed) carrying Lambda's StateReasonCode
+// and StateReason.
 func CreateFunction(ctx context.Context, req *CreateFunctionRequest, opts Options) (*CreatedFunction, error) {
 	client, _, err := newClient(ctx, opts, functionRegion(req.FunctionName))
 	if err != nil {
@@ -235,31 +234,55 @@ func CreateFunction(ctx context.Context, req *CreateFunctionRequest, opts Option
 	fn := &CreatedFunction{Name: aws.ToString(out.FunctionName), ARN: aws.ToString(out.FunctionArn), State: string(out.State),
 		StateReasonCode: string(out.StateReasonCode), StateReason: aws.ToString(out.StateReason)}
 	opts.logf("function %s created (%s); waiting for it to become Active", fn.ARN, fn.State)
+	return fn, waitActive(ctx, client, req.FunctionName, fn, opts)
+}
 
-	deadline := time.Now().Add(opts.waitTimeout())
-	ticker := time.NewTicker(opts.pollInterval())
-	defer ticker.Stop()
-	for {
-		switch types.State(fn.State) {
-		case types.StateActive:
-			return fn, nil
-		case types.StateFailed:
-			return fn, fmt.Errorf("lambdaapi: function %q %w: State Failed, %s: %s",
-				req.FunctionName, ErrFunctionFailed, fn.StateReasonCode, fn.StateReason)
-		}
-		if time.Now().After(deadline) {
-			return fn, fmt.Errorf("lambdaapi: function %q: still %s after %s (%s %s)", req.FunctionName, fn.State, opts.waitTimeout(), fn.StateReasonCode, fn.StateReason)
-		}
-		select {
-		case <-ctx.Done():
-			return fn, fmt.Errorf("lambdaapi: waiting for function %q: %w", req.FunctionName, ctx.Err())
-		case <-ticker.C:
-		}
-		got, err := client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(req.FunctionName)})
-		if err != nil {
-			return fn, apiError("GetFunctionConfiguration", "lambda:GetFunctionConfiguration", req.FunctionName, err)
-		}
-		fn.State, fn.StateReasonCode, fn.StateReason = string(got.State), string(got.StateReasonCode), aws.ToString(got.StateReason)
-		opts.logf("function %s: %s", fn.ARN, fn.State)
+// waitActive waits for the function to become Active, keeping fn's state
+// current with every answer the waiter sees.
+func waitActive(ctx context.Context, client lambda.GetFunctionAPIClient, name string, fn *CreatedFunction, opts Options) error {
+	switch types.State(fn.State) {
+	case types.StateActive:
+		return nil
+	case types.StateFailed:
+		return functionFailed(name, fn)
 	}
+	// The waiter only says that it stopped; wrapping its Retryable keeps
+	// what each GetFunction answered, so a Failed state is reported with
+	// the reason from the very answer that ended the wait (no second call
+	// that could see a different state), and each poll is logged.
+	var pollErr error
+	waiter := lambda.NewFunctionActiveV2Waiter(client, func(o *lambda.FunctionActiveV2WaiterOptions) {
+		// A fixed pause, as Options.PollInterval promises, rather than the
+		// waiter's default backoff of up to 300s: creation takes seconds to
+		// minutes, and a 5-minute pause would overshoot it by as much.
+		o.MinDelay, o.MaxDelay = opts.pollInterval(), opts.pollInterval()
+		modelled := o.Retryable
+		o.Retryable = func(ctx context.Context, in *lambda.GetFunctionInput, out *lambda.GetFunctionOutput, err error) (bool, error) {
+			pollErr = err
+			if err == nil && out.Configuration != nil {
+				c := out.Configuration
+				fn.State, fn.StateReasonCode, fn.StateReason = string(c.State), string(c.StateReasonCode), aws.ToString(c.StateReason)
+				opts.logf("function %s: %s", fn.ARN, fn.State)
+			}
+			return modelled(ctx, in, out, err)
+		}
+	})
+	err := waiter.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, opts.waitTimeout())
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("lambdaapi: waiting for function %q: %w", name, ctx.Err())
+	case types.State(fn.State) == types.StateFailed:
+		return functionFailed(name, fn)
+	case pollErr != nil && !errors.Is(pollErr, context.DeadlineExceeded):
+		// A deadline here is the waiter's own WaitTimeout cutting a call
+		// short: a timeout, reported below, not a failed call.
+		return apiError("GetFunction", "lambda:GetFunction", name, pollErr)
+	}
+	return fmt.Errorf("lambdaapi: function %q: still %s after %s (%s %s)", name, fn.State, opts.waitTimeout(), fn.StateReasonCode, fn.StateReason)
+}
+
+func functionFailed(name string, fn *CreatedFunction) error {
+	return fmt.Errorf("lambdaapi: function %q %w: State Failed, %s: %s", name, ErrFunctionFailed, fn.StateReasonCode, fn.StateReason)
 }

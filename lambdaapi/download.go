@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/google/renameio/v2"
 )
 
 // store is where verified zips live: the cache directory, or a temporary
@@ -49,6 +51,23 @@ func (s *store) discard() {
 	if s.temporary {
 		os.RemoveAll(s.dir)
 	}
+}
+
+// writeFileAtomic replaces path with data all at once, fsynced, with mode
+// exactly perm. Not renameio.WriteFile: it keeps an existing file's mode,
+// and a function config holding environment variables must become
+// owner-only whatever was there before. The temporary file goes beside the
+// target (not $TMPDIR), so a crash leaves its debris where the file lives.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
 }
 
 // decodeSha256 turns Lambda's CodeSha256 (base64 of the raw digest) into hex.

@@ -99,7 +99,7 @@ func GetFunction(ctx context.Context, nameOrARN, qualifier string, opts Options)
 		if out.Code != nil && out.Code.ImageUri != nil {
 			image = " (" + *out.Code.ImageUri + ")"
 		}
-		return nil, fmt.Errorf("lambdaapi: function %q is %w: PackageType %s%s; it already runs from a container image, and migrate converts zip functions only",
+		return nil, fmt.Errorf("lambdaapi: function %q is %w: PackageType %s%s; it already runs from a container image, and conversion takes zip functions only",
 			subject, ErrNotZipFunction, fn.PackageType, image)
 	}
 	for _, a := range c.Architectures {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -90,6 +91,21 @@ func TestParseLayerARN(t *testing.T) {
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:03", wantErr: `version "03"`},
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:latest", wantErr: `version "latest"`},
 		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:1:2", wantErr: "too many fields"},
+		{in: "arn:aws-iso-b:lambda:us-isob-east-1:123456789012:layer:l:7", want: lambdaapi.LayerARN{Partition: "aws-iso-b", Region: "us-isob-east-1", Account: "123456789012", Name: "l", Version: 7}},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:" + strings.Repeat("n", 140) + ":1", want: lambdaapi.LayerARN{Partition: "aws", Region: "us-east-1", Account: "123456789012", Name: strings.Repeat("n", 140), Version: 1}},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer", wantErr: "not a Lambda layer ARN"},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layers:l:1", wantErr: "not a Lambda layer ARN"},
+		{in: "arn:aws:lambda:us-east-1", wantErr: "not an ARN"},
+		{in: " arn:aws:lambda:us-east-1:123456789012:layer:l:1", wantErr: "not an ARN"},
+		{in: "ARN:aws:lambda:us-east-1:123456789012:layer:l:1", wantErr: "not an ARN"},
+		{in: "arn:AWS:lambda:us-east-1:123456789012:layer:l:1", wantErr: `partition "AWS"`},
+		{in: "arn::lambda:us-east-1:123456789012:layer:l:1", wantErr: `partition ""`},
+		{in: "arn:aws-cn:lambda::123456789012:layer:l:1", wantErr: `region ""`},
+		{in: "arn:aws-us-gov:lambda:us-gov-west-1::layer:l:1", wantErr: `account ""`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer::1", wantErr: `layer name ""`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:" + strings.Repeat("n", 141) + ":1", wantErr: "layer name"},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:+3", wantErr: `version "+3"`},
+		{in: "arn:aws:lambda:us-east-1:123456789012:layer:l:", wantErr: `version ""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -564,6 +580,44 @@ func TestCreateFunctionInputAndWriteFunctionConfig(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func TestWriteFunctionConfigReplacesOwnerOnly(t *testing.T) {
+	req := &lambdaapi.CreateFunctionRequest{FunctionName: "f", PackageType: "Image", Code: lambdaapi.ImageCode{ImageUri: imageURI},
+		Environment: &lambdaapi.Environment{Variables: map[string]string{"DB_PASSWORD": "s3cret"}}}
+	tests := []struct {
+		name     string
+		existing os.FileMode // 0: no file before
+	}{
+		{"new file", 0},
+		// The old file's looser mode must not survive: the new content holds secrets.
+		{"replaces a world-readable file", 0o644},
+		{"replaces an owner-only file", 0o600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "create.json")
+			if tt.existing != 0 {
+				require.NoError(t, os.WriteFile(path, []byte("old"), tt.existing))
+				require.NoError(t, os.Chmod(path, tt.existing))
+			}
+			require.NoError(t, req.WriteFunctionConfig(path))
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Contains(t, string(got), "s3cret")
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+			assert.Equal(t, []string{"create.json"}, regularFiles(t, dir), "no temporary file left")
+		})
+	}
+
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "create.json")
+	err := req.WriteFunctionConfig(missing)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), missing, "the error names the file")
+	assert.NoFileExists(t, missing)
+}
+
 func TestCreateFunctionWaitsForActive(t *testing.T) {
 	fake, opts := setup(t)
 	fake.AddFunction(zipFunction(t))
@@ -571,12 +625,21 @@ func TestCreateFunctionWaitsForActive(t *testing.T) {
 	fn, err := lambdaapi.GetFunction(ctx, "orders", "", opts)
 	require.NoError(t, err)
 	fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 3})
+	var logs []string
+	opts.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
 
 	created, err := lambdaapi.CreateFunction(ctx, lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
 	require.NoError(t, err)
 	assert.Equal(t, "Active", created.State)
+	assert.Empty(t, created.StateReasonCode, "Active carries no reason")
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders-image", created.ARN)
-	assert.Equal(t, 4, fake.CallCount("GetFunctionConfiguration"), "three Pending answers, then Active")
+	assert.Equal(t, 4, polls(fake, "orders-image"), "three Pending answers, then Active")
+	arn := created.ARN
+	assert.Equal(t, []string{
+		"function " + arn + " created (Pending); waiting for it to become Active",
+		"function " + arn + ": Pending", "function " + arn + ": Pending", "function " + arn + ": Pending",
+		"function " + arn + ": Active",
+	}, logs)
 
 	// What reached the API is what the emitted file says, minus nothing.
 	reqs := fake.CreateRequests()
@@ -585,20 +648,42 @@ func TestCreateFunctionWaitsForActive(t *testing.T) {
 	assert.JSONEq(t, want, string(reqs[0]))
 }
 
+// polls counts the GetFunction calls about function name: the waiter's polls.
+func polls(fake *fakelambda.Server, name string) int {
+	n := 0
+	for _, c := range fake.Calls() {
+		if c.Operation == "GetFunction" && c.Path == "/2015-03-31/functions/"+name {
+			n++
+		}
+	}
+	return n
+}
+
 func TestCreateFunctionFailures(t *testing.T) {
 	tests := []struct {
-		name    string
-		prepare func(*fakelambda.Server)
-		is      error
-		want    []string
+		name      string
+		prepare   func(*fakelambda.Server)
+		is        error
+		want      []string
+		wantPolls int
 	}{
 		{
 			name: "function fails",
 			prepare: func(s *fakelambda.Server) {
 				s.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 1, FailReasonCode: "ImageAccessDenied", FailReason: "Lambda does not have permission to access the ECR image."})
 			},
-			is:   lambdaapi.ErrFunctionFailed,
-			want: []string{"orders-image", "State Failed", "ImageAccessDenied", "does not have permission"},
+			is:        lambdaapi.ErrFunctionFailed,
+			want:      []string{"orders-image", "State Failed", "ImageAccessDenied", "does not have permission"},
+			wantPolls: 2, // Pending, then the Failed answer that carries the reason: no extra call
+		},
+		{
+			name: "polling denied",
+			prepare: func(s *fakelambda.Server) {
+				s.Fail("GetFunction", fakelambda.APIError{Status: 403, Type: "AccessDeniedException", Message: "User: x is not authorized to perform: lambda:GetFunction"})
+			},
+			is:        lambdaapi.ErrAccessDenied,
+			want:      []string{"GetFunction", "orders-image", "AccessDeniedException", "IAM permission lambda:GetFunction"},
+			wantPolls: 1,
 		},
 		{
 			name: "access denied",
@@ -631,8 +716,32 @@ func TestCreateFunctionFailures(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
+			assert.Equal(t, tt.wantPolls, polls(fake, "orders-image"))
 		})
 	}
+}
+
+func TestCreateFunctionWaitHonoursCancellation(t *testing.T) {
+	fake, opts := setup(t)
+	fake.AddFunction(zipFunction(t))
+	fn, err := lambdaapi.GetFunction(context.Background(), "orders", "", opts)
+	require.NoError(t, err)
+	fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 1 << 30})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel once the first poll has answered Pending, as Ctrl-C would.
+	opts.Logf = func(format string, args ...any) {
+		if strings.HasSuffix(fmt.Sprintf(format, args...), ": Pending") {
+			cancel()
+		}
+	}
+	created, err := lambdaapi.CreateFunction(ctx, lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), `waiting for function "orders-image"`)
+	require.NotNil(t, created, "the function exists: the caller learns its ARN")
+	assert.Equal(t, "Pending", created.State)
+	assert.Equal(t, 1, polls(fake, "orders-image"))
 }
 
 func TestCreateFunctionGivesUpAfterWaitTimeout(t *testing.T) {
@@ -644,7 +753,8 @@ func TestCreateFunctionGivesUpAfterWaitTimeout(t *testing.T) {
 	opts.WaitTimeout = 20 * time.Millisecond
 	_, err = lambdaapi.CreateFunction(context.Background(), lambdaapi.CreateFunctionInput(fn, "orders-image", imageURI, false), opts)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "still Pending")
+	assert.Contains(t, err.Error(), `function "orders-image": still Pending after 20ms (Creating The function is being created.)`)
+	assert.NotErrorIs(t, err, lambdaapi.ErrFunctionFailed)
 }
 
 func TestCompatibilityWarning(t *testing.T) {

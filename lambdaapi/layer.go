@@ -13,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
-	"github.com/lambda-oci/lambda-oci/internal/atomicfile"
 )
 
 // LayerFile is a layer version's zip, downloaded and verified.
@@ -117,7 +115,7 @@ func (s *store) rememberLayer(l *LayerFile) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(s.indexPath(l.ARN), append(b, '\n'), 0o644)
+	return writeFileAtomic(s.indexPath(l.ARN), append(b, '\n'), 0o644)
 }
 
 // FetchLayer returns the verified zip of a layer version: from the cache
@@ -180,7 +178,7 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 	return l, nil
 }
 
-// ResolveLayer turns a build's --layer value into a zip path: a value
+// ResolveLayer turns a build's layer input into a zip path: a value
 // starting with "arn:" is fetched as a layer version (and must be a valid
 // layer version ARN); anything else is a path and passes through unchanged
 // with a nil *LayerFile.

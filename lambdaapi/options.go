@@ -64,8 +64,9 @@ type Options struct {
 	// package comment). Empty disables caching: downloads go to a fresh
 	// temporary directory the caller removes with Remove/Cleanup.
 	CacheDir string
-	// PollInterval is the pause between GetFunctionConfiguration calls while
-	// waiting for a new function to become Active (2s when 0).
+	// PollInterval is the pause between GetFunction calls while waiting for
+	// a new function to become Active (2s when 0); the FunctionActiveV2
+	// waiter's MinDelay and MaxDelay.
 	PollInterval time.Duration
 	// WaitTimeout bounds that wait (10 minutes when 0); image functions can
 	// take minutes to become Active while Lambda optimises the image.

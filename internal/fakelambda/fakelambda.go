@@ -118,7 +118,9 @@ type APIError struct {
 
 // CreateOutcome says how a function made by CreateFunction evolves.
 type CreateOutcome struct {
-	// PendingPolls is how many GetFunctionConfiguration calls see Pending.
+	// PendingPolls is how many reads of the function's state see Pending:
+	// GetFunction and GetFunctionConfiguration calls both count, as either
+	// is how a client (or the SDK's FunctionActiveV2 waiter) polls.
 	PendingPolls int
 	// FailReasonCode/FailReason, when set, make the function Failed instead of Active.
 	FailReasonCode string
@@ -146,9 +148,27 @@ type Server struct {
 }
 
 type createdFunction struct {
-	config  map[string]any
-	pending int
-	outcome CreateOutcome
+	config   map[string]any
+	imageURI string
+	pending  int
+	outcome  CreateOutcome
+}
+
+// poll is one read of a created function's state: Pending until the
+// outcome's PendingPolls are used up, then Failed or Active for good.
+// Caller holds s.mu.
+func (c *createdFunction) poll() map[string]any {
+	switch {
+	case c.pending > 0:
+		c.pending--
+	case c.outcome.FailReasonCode != "":
+		c.config["State"], c.config["StateReasonCode"], c.config["StateReason"] = "Failed", c.outcome.FailReasonCode, c.outcome.FailReason
+	default:
+		c.config["State"] = "Active"
+		delete(c.config, "StateReasonCode")
+		delete(c.config, "StateReason")
+	}
+	return c.config
 }
 
 // New starts a server and stops it when the test ends.
@@ -463,8 +483,10 @@ func (s *Server) lookupFunction(pathName, queryQualifier string) (*Function, str
 func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, _ []byte, _ string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.created[r.PathValue("name")]; ok {
-		return writeJSON(w, http.StatusOK, map[string]any{"Configuration": c.config, "Code": map[string]any{"RepositoryType": "ECR"}})
+	name, _ := splitFunctionName(r.PathValue("name"))
+	if c, ok := s.created[name]; ok {
+		return writeJSON(w, http.StatusOK, map[string]any{"Configuration": c.poll(),
+			"Code": map[string]any{"RepositoryType": "ECR", "ImageUri": c.imageURI, "ResolvedImageUri": c.imageURI}})
 	}
 	f, version, notFound := s.lookupFunction(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if f == nil {
@@ -491,16 +513,7 @@ func (s *Server) getFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	defer s.mu.Unlock()
 	name, _ := splitFunctionName(r.PathValue("name"))
 	if c, ok := s.created[name]; ok {
-		if c.pending > 0 {
-			c.pending--
-		} else if c.outcome.FailReasonCode != "" {
-			c.config["State"], c.config["StateReasonCode"], c.config["StateReason"] = "Failed", c.outcome.FailReasonCode, c.outcome.FailReason
-		} else {
-			c.config["State"] = "Active"
-			delete(c.config, "StateReasonCode")
-			delete(c.config, "StateReason")
-		}
-		return writeJSON(w, http.StatusOK, c.config)
+		return writeJSON(w, http.StatusOK, c.poll())
 	}
 	f, version, notFound := s.lookupFunction(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if f == nil {
@@ -605,7 +618,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 	cfg["StateReasonCode"] = "Creating"
 	cfg["LastUpdateStatus"] = "InProgress"
 	cfg["CodeSha256"] = CodeSha256([]byte(imageURI))
-	s.created[name] = &createdFunction{config: cfg, pending: s.outcome.PendingPolls, outcome: s.outcome}
+	s.created[name] = &createdFunction{config: cfg, imageURI: imageURI, pending: s.outcome.PendingPolls, outcome: s.outcome}
 	return writeJSON(w, http.StatusCreated, cfg)
 }
 
