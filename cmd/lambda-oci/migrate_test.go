@@ -414,7 +414,13 @@ func TestMigrateCreateFunction(t *testing.T) {
 	for _, k := range []string{"Handler", "Runtime", "Layers"} {
 		assert.NotContains(t, sent, k)
 	}
-	assert.Equal(t, 3, m.fake.CallCount("GetFunctionConfiguration"), "polled until Active")
+	polls := 0
+	for _, c := range m.fake.Calls() {
+		if c.Operation == "GetFunction" && c.Path == "/2015-03-31/functions/orders-image" {
+			polls++
+		}
+	}
+	assert.Equal(t, 3, polls, "polled until Active")
 }
 
 func TestMigrateFailuresPushNothing(t *testing.T) {
