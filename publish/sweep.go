@@ -13,7 +13,8 @@ import (
 const staleAge = time.Hour
 
 // tempPrefix names the temporaries beside a destination: a new layout's
-// directory, and the temp file of a tarball (atomicfile's naming, kept so
+// directory, and the temp file of a tarball (the naming of the writer used
+// before renameio, kept so
 // that leftovers of earlier versions are recognized too).
 func tempPrefix(dest string) string { return "." + filepath.Base(dest) + ".tmp-" }
 
