@@ -29,8 +29,10 @@
 // whiteout, which would delete files of lower layers); ".." that leaves
 // the root, or that steps back out of a symlink of the same archive
 // (a/lnk/../x: ".." is resolved lexically, which is only what a
-// filesystem does when a/lnk is a directory); and a local header whose
-// name differs from the central directory's.
+// filesystem does when a/lnk is a directory); a local header whose name
+// differs from the central directory's; and a name Linux cannot create
+// (ErrNameTooLong: a component over 255 bytes, or a path over 4095 bytes
+// with the prefix), on which every unpacker would fail.
 // The sum of declared sizes is checked against Options.MaxSize before
 // anything is inflated, and every entry's content must match its declared
 // size and CRC-32, so neither a zip bomb nor a lying header gets far.
@@ -183,6 +185,11 @@ func (o Options) resolve() (resolved, error) {
 	for c := range strings.SplitSeq(r.prefix, "/") {
 		if isWhiteout(c) {
 			return r, fmt.Errorf("layerconv: prefix %q: %w", o.Prefix, ErrWhiteout)
+		}
+	}
+	if r.prefix != "/" {
+		if err := checkLength("/", r.prefix[1:]); err != nil {
+			return r, fmt.Errorf("layerconv: prefix %q: %w", o.Prefix, err)
 		}
 	}
 	if r.maxSize == 0 {

@@ -116,6 +116,9 @@ func scanZip(src string, ra io.ReaderAt, zr *zip.Reader, archiveSize int64, o re
 			// "./" and friends name the prefix directory, written anyway.
 			continue
 		}
+		if err := checkLength(o.prefix, e.name); err != nil {
+			return nil, entryErr(src, f.Name, err)
+		}
 		e.src = i
 		es = append(es, e)
 	}
