@@ -36,7 +36,16 @@ func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error) 
 		return nil, err
 	}
 	src := &dirSource{path: dir, root: root, infos: w.infos, buf: make([]byte, 256<<10)}
-	return finish(ctx, o, nil, es, src, &w.st, 0)
+	r, err := finish(ctx, o, nil, es, src, &w.st, 0)
+	if err != nil {
+		return nil, err
+	}
+	// A directory cannot be replaced by a file, but its identity is
+	// recorded all the same, so WriteFile's refusal has no exception.
+	if fi, err := root.Stat("."); err == nil {
+		r.src, r.srcInfo = dir, fi
+	}
+	return r, nil
 }
 
 type dirWalk struct {

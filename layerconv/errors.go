@@ -28,6 +28,9 @@ var (
 	// bytes or a whole path over 4095, the prefix included), so GNU tar,
 	// podman and Lambda's own unpacker would fail on the layer.
 	ErrNameTooLong = errors.New("name too long")
+	// ErrOutputIsInput: the output path is the input file itself (same
+	// device and inode, whatever the spelling), which writing would destroy.
+	ErrOutputIsInput = errors.New("would overwrite the input")
 	// ErrWhiteout: a path component starting with .wh. is an OCI whiteout
 	// marker, which would delete files of the base image or earlier layers.
 	ErrWhiteout = errors.New("name starts with .wh. (an OCI whiteout: it would delete files from lower layers)")

@@ -123,6 +123,10 @@ type Result struct {
 
 	blobPath string
 	tempDir  string // removed by Close; empty for cached blobs
+	// src and srcInfo name the input converted, which WriteFile refuses
+	// to overwrite (by identity: the name may be spelt another way).
+	src     string
+	srcInfo os.FileInfo
 }
 
 // Convert converts a zip file or a directory.

@@ -63,8 +63,36 @@ func newResult(b blob, st *stats, tempDir string) *Result {
 	}
 }
 
+// CheckOutput refuses an output path that is the input src itself: the
+// same file by device and inode, so a ../ detour, a hard link or a symlink
+// to it count too. Writing there would replace the input with its own
+// layer. Result.WriteFile refuses it anyway; calling CheckOutput first
+// refuses it before anything is converted. A missing output or input is
+// no error here (writing or converting reports what is wrong with it).
+func CheckOutput(src, out string) error {
+	sfi, err := os.Stat(src)
+	if err != nil {
+		return nil
+	}
+	if err := notInput(src, sfi, out); err != nil {
+		return fmt.Errorf("layerconv: write %s: %w", out, err)
+	}
+	return nil
+}
+
+// notInput refuses out when it is the file src (whose identity is sfi).
+func notInput(src string, sfi os.FileInfo, out string) error {
+	ofi, err := os.Stat(out)
+	if err != nil || !os.SameFile(sfi, ofi) {
+		return nil
+	}
+	return fmt.Errorf("%w %s (the same file)", ErrOutputIsInput, src)
+}
+
 // WriteFile writes the .tar.gz to path atomically: a temporary file beside
 // it, renamed into place once complete; nothing is left behind on failure.
+// A path that is the converted input itself is refused (ErrOutputIsInput,
+// see CheckOutput).
 // The blob of an uncached conversion is hard-linked rather than copied
 // when path is on the same filesystem (see Options.TempDir); a cached
 // blob is copied, so the output never shares a file with the cache.
@@ -76,6 +104,11 @@ func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
 	}()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if r.srcInfo != nil {
+		if err := notInput(r.src, r.srcInfo, path); err != nil {
+			return err
+		}
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+rand.Text())
 	if r.tempDir != "" && os.Chmod(r.blobPath, 0o644) == nil && os.Link(r.blobPath, tmp) == nil {

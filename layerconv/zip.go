@@ -66,10 +66,16 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 		}
 		c = newCache(o, sum)
 		if r, ok := c.lookup(ctx); ok {
+			r.src, r.srcInfo = zipPath, fi
 			return r, nil
 		}
 	}
-	return convertZipFile(ctx, zipPath, f, fi.Size(), o, c, 0)
+	r, err := convertZipFile(ctx, zipPath, f, fi.Size(), o, c, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.src, r.srcInfo = zipPath, fi
+	return r, nil
 }
 
 func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64, o resolved, c *cache, concurrency int) (*Result, error) {
