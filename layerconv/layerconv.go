@@ -36,6 +36,8 @@
 // The sum of declared sizes is checked against Options.MaxSize before
 // anything is inflated, and every entry's content must match its declared
 // size and CRC-32, so neither a zip bomb nor a lying header gets far.
+// DeclaredSize tells that sum without converting, so a caller with several
+// inputs can check one budget across all of them first.
 //
 // Compression is deterministic: gzip via klauspost/pgzip at CompressionLevel
 // in CompressionBlockSize blocks, each block primed with the previous
