@@ -2,11 +2,12 @@ package layerconv
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -16,29 +17,60 @@ import (
 // finish writes the layer (into the cache when there is one, else into a
 // temporary directory Result.Close removes) and builds the Result.
 func finish(ctx context.Context, o resolved, c *cache, es []entry, src source, st *stats, concurrency int) (*Result, error) {
-	var dir, tempDir string
-	var err error
 	if c != nil {
-		dir, err = c.tmpDir()
-	} else {
-		// Hidden: with Options.TempDir it sits beside the user's output.
-		tempDir, err = os.MkdirTemp(o.tempDir, ".layerconv-*")
-		dir = tempDir
+		dir, err := c.tmpDir()
+		if err != nil {
+			return nil, fmt.Errorf("layerconv: %w", err)
+		}
+		b, err := writeLayer(ctx, dir, true, o, es, src, st, concurrency)
+		if err != nil {
+			return nil, err
+		}
+		return c.store(b, st)
 	}
+	tempDir, held, err := makeTempDir(o.tempDir)
 	if err != nil {
 		return nil, fmt.Errorf("layerconv: %w", err)
 	}
-	b, err := writeLayer(ctx, dir, c != nil, o, es, src, st, concurrency)
+	b, err := writeLayer(ctx, tempDir, false, o, es, src, st, concurrency)
 	if err != nil {
-		if tempDir != "" {
-			os.RemoveAll(tempDir)
-		}
+		os.RemoveAll(tempDir)
+		held.Close()
 		return nil, err
 	}
-	if c != nil {
-		return c.store(b, st)
+	r := newResult(b, st, tempDir)
+	r.tempHeld = held
+	return r, nil
+}
+
+// makeTempDir sweeps parent (the system temporary directory when empty)
+// and makes a hidden directory there for one blob (hidden: with
+// Options.TempDir it sits beside the user's output). The directory's
+// lock is held through the returned file until Result.Close, so no
+// sweeper takes it for a leftover however long the Result is in use.
+func makeTempDir(parent string) (string, *os.File, error) {
+	base := parent
+	if base == "" {
+		base = os.TempDir()
 	}
-	return newResult(b, st, tempDir), nil
+	sweepBeside(base)
+	d, err := os.MkdirTemp(base, tmpDirName.glob())
+	if err != nil {
+		return "", nil, err
+	}
+	held, err := os.Open(d)
+	if err != nil {
+		os.Remove(d)
+		return "", nil, err
+	}
+	lock(held)
+	return d, held, nil
+}
+
+// sweepBeside removes what killed runs left in dir: blob directories of
+// uncached conversions and WriteFile's temporaries.
+func sweepBeside(dir string) {
+	sweep(dir, []namePattern{tmpFileName}, &tmpDirName, tmpBlobName)
 }
 
 func newResult(b blob, st *stats, tempDir string) *Result {
@@ -110,7 +142,13 @@ func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
 			return err
 		}
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+rand.Text())
+	dir := filepath.Dir(path)
+	if r.tempDir == "" || filepath.Dir(r.tempDir) != dir {
+		sweepBeside(dir) // else Convert just did
+	}
+	// Named like the temporaries sweepBeside removes, so a kill -9 in
+	// the middle leaves nothing that stays forever.
+	tmp := filepath.Join(dir, tmpFileName.prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+tmpFileName.suffix)
 	if r.tempDir != "" && os.Chmod(r.blobPath, 0o644) == nil && os.Link(r.blobPath, tmp) == nil {
 		if err := os.Rename(tmp, path); err != nil {
 			os.Remove(tmp)
@@ -124,10 +162,12 @@ func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.CreateTemp(dir, tmpFileName.glob())
 	if err != nil {
 		return err
 	}
+	lock(out)
+	tmp = out.Name()
 	defer func() {
 		if err != nil {
 			out.Close()
@@ -156,7 +196,10 @@ func (r *Result) Close() error {
 	}
 	dir := r.tempDir
 	r.tempDir = ""
-	if err := os.RemoveAll(dir); err != nil {
+	err := os.RemoveAll(dir)
+	// Unlocked only once removed: a sweeper must not see it unheld first.
+	r.tempHeld.Close()
+	if err != nil {
 		return fmt.Errorf("layerconv: %w", err)
 	}
 	return nil

@@ -65,6 +65,7 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 			return nil, fmt.Errorf("layerconv: %s: %w", zipPath, err)
 		}
 		c = newCache(o, sum)
+		c.sweep()
 		if r, ok := c.lookup(ctx); ok {
 			r.src, r.srcInfo = zipPath, fi
 			return r, nil
