@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -149,7 +150,11 @@ func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
 	// Named like the temporaries sweepBeside removes, so a kill -9 in
 	// the middle leaves nothing that stays forever.
 	tmp := filepath.Join(dir, tmpFileName.prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+tmpFileName.suffix)
-	if r.tempDir != "" && os.Chmod(r.blobPath, 0o644) == nil && os.Link(r.blobPath, tmp) == nil {
+	// The link shares the blob's mtime: made current first, it is not
+	// taken for a stale leftover (and unlocked) in the instant before
+	// the rename, however long ago the blob was written.
+	now := time.Now()
+	if r.tempDir != "" && os.Chmod(r.blobPath, 0o644) == nil && os.Chtimes(r.blobPath, now, now) == nil && os.Link(r.blobPath, tmp) == nil {
 		if err := os.Rename(tmp, path); err != nil {
 			os.Remove(tmp)
 			return err

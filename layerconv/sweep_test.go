@@ -184,7 +184,13 @@ func TestSweepSparesALiveResult(t *testing.T) {
 	other, err := ConvertZip(ctx, zipPath, Options{TempDir: dir})
 	require.NoError(t, err)
 	require.NoError(t, other.Close())
-	require.NoError(t, live.WriteFile(ctx, filepath.Join(t.TempDir(), "out.tar.gz")), "the live blob is still there")
+	out := filepath.Join(t.TempDir(), "out.tar.gz")
+	require.NoError(t, live.WriteFile(ctx, out), "the live blob is still there")
+	// Linked into place, with a current mtime: the link is never a
+	// stale-looking .layerconv-N.tmp, even for the instant before its rename.
+	fi, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), fi.ModTime(), time.Minute)
 	rc, err := live.Layer.Compressed()
 	require.NoError(t, err)
 	rc.Close()
