@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -20,7 +19,7 @@ import (
 //
 //	keys/<key>.json          what a conversion produced (cacheMeta)
 //	blobs/sha256/<hex>       the layer blobs, by digest
-//	tmp/                     conversions in progress
+//	tmp/                     conversions in progress (swept: see sweep)
 //
 // Blobs are renamed into place before their key, and both renames are
 // atomic, so a reader sees either nothing or a complete entry, and two
@@ -115,23 +114,18 @@ func blobIntact(ctx context.Context, p string, d v1.Hash, size int64) bool {
 	return err == nil && hex.EncodeToString(sum) == d.Hex
 }
 
-// staleTmp is how old a temporary file must be before a later conversion
-// treats it as left behind by a killed process and removes it.
-const staleTmp = 24 * time.Hour
-
 func (c *cache) tmpDir() (string, error) {
 	d := filepath.Join(c.root, "tmp")
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return "", err
 	}
-	if ents, err := os.ReadDir(d); err == nil {
-		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTmp {
-				os.Remove(filepath.Join(d, e.Name()))
-			}
-		}
-	}
 	return d, nil
+}
+
+// sweep removes what killed conversions left in the cache's tmp directory
+// (see sweep); run when the cache is opened, hit or miss.
+func (c *cache) sweep() {
+	sweep(filepath.Join(c.root, "tmp"), []namePattern{tmpBlobName, tmpKeyName}, nil, namePattern{})
 }
 
 // store moves a finished blob into the cache and records its key.
@@ -163,7 +157,7 @@ func (c *cache) store(b blob, st *stats) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(c.root, "tmp"), "key-*.json.tmp")
+	tmp, err := os.CreateTemp(filepath.Join(c.root, "tmp"), tmpKeyName.glob())
 	if err != nil {
 		return nil, err
 	}

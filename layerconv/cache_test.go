@@ -39,6 +39,8 @@ func TestCacheHit(t *testing.T) {
 	assert.Equal(t, blobIno, inode(t, second.blobPath), "a hit reuses the blob: nothing was converted")
 	first.CacheHit = true
 	first.Layer, second.Layer = nil, nil
+	assert.True(t, os.SameFile(first.srcInfo, second.srcInfo), "both know their input")
+	first.srcInfo, second.srcInfo = nil, nil
 	assert.Equal(t, first, second)
 
 	require.NoError(t, second.Close())

@@ -27,7 +27,7 @@ func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("layerconv: %w", err)
 	}
 	defer root.Close()
-	w := &dirWalk{src: dir, root: root, max: o.maxSize}
+	w := &dirWalk{src: dir, root: root, prefix: o.prefix, max: o.maxSize}
 	if err := w.walk(ctx, "."); err != nil {
 		return nil, err
 	}
@@ -36,17 +36,27 @@ func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error) 
 		return nil, err
 	}
 	src := &dirSource{path: dir, root: root, infos: w.infos, buf: make([]byte, 256<<10)}
-	return finish(ctx, o, nil, es, src, &w.st, 0)
+	r, err := finish(ctx, o, nil, es, src, &w.st, 0)
+	if err != nil {
+		return nil, err
+	}
+	// A directory cannot be replaced by a file, but its identity is
+	// recorded all the same, so WriteFile's refusal has no exception.
+	if fi, err := root.Stat("."); err == nil {
+		r.src, r.srcInfo = dir, fi
+	}
+	return r, nil
 }
 
 type dirWalk struct {
-	src   string
-	root  *os.Root
-	max   int64
-	total int64
-	es    []entry
-	infos []fs.FileInfo // by entry.src: what Lstat saw, to catch swaps
-	st    stats
+	src    string
+	root   *os.Root
+	prefix string
+	max    int64
+	total  int64
+	es     []entry
+	infos  []fs.FileInfo // by entry.src: what Lstat saw, to catch swaps
+	st     stats
 }
 
 func (w *dirWalk) walk(ctx context.Context, rel string) error {
@@ -107,6 +117,9 @@ func (w *dirWalk) walk(ctx context.Context, rel string) error {
 			}
 			w.st.dropped = append(w.st.dropped, name)
 			continue
+		}
+		if err := checkLength(w.prefix, name); err != nil {
+			return entryErr(w.src, name, err)
 		}
 		// Checked before any content is read, as for zips.
 		if w.total += e.size; w.total > w.max {

@@ -31,8 +31,33 @@ type entry struct {
 	normalized bool
 }
 
-// symlinkMax bounds a symlink target (PATH_MAX including the NUL).
-const symlinkMax = 4095
+// Linux's limits on names (limits.h). An entry beyond them unpacks
+// nowhere: GNU tar, podman load and Lambda's unpacker fail with "File name
+// too long", so it is refused here, naming it, rather than shipped.
+const (
+	nameMax = 255  // NAME_MAX: bytes in one path component
+	pathMax = 4095 // PATH_MAX less its NUL: bytes in a whole path
+	// symlinkMax bounds a symlink target: symlink(2) refuses longer ones.
+	symlinkMax = pathMax
+)
+
+// checkLength refuses a name (clean, relative to prefix) that Linux cannot
+// create once extracted at prefix (clean, absolute).
+func checkLength(prefix, name string) error {
+	for c := range strings.SplitSeq(name, "/") {
+		if len(c) > nameMax {
+			return fmt.Errorf("%w: a component of %d bytes (Linux allows %d)", ErrNameTooLong, len(c), nameMax)
+		}
+	}
+	full := len(prefix) + 1 + len(name)
+	if prefix == "/" {
+		full = 1 + len(name)
+	}
+	if full > pathMax {
+		return fmt.Errorf("%w: %d bytes under %s (Linux allows %d for a whole path)", ErrNameTooLong, full, prefix, pathMax)
+	}
+	return nil
+}
 
 // normalizeName turns a source name into a clean relative path. changed
 // reports a rewrite beyond dropping a directory's trailing slash. An empty

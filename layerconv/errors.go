@@ -3,6 +3,7 @@ package layerconv
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Reasons an input is refused. Every refusal is an *Error wrapping one of
@@ -23,6 +24,13 @@ var (
 	ErrCorrupt           = errors.New("truncated or corrupt archive")
 	ErrTooLarge          = errors.New("uncompressed size exceeds the limit")
 	ErrInvalidSymlink    = errors.New("invalid symlink")
+	// ErrNameTooLong: Linux cannot create the path (a component over 255
+	// bytes or a whole path over 4095, the prefix included), so GNU tar,
+	// podman and Lambda's own unpacker would fail on the layer.
+	ErrNameTooLong = errors.New("name too long")
+	// ErrOutputIsInput: the output path is the input file itself (same
+	// device and inode, whatever the spelling), which writing would destroy.
+	ErrOutputIsInput = errors.New("would overwrite the input")
 	// ErrWhiteout: a path component starting with .wh. is an OCI whiteout
 	// marker, which would delete files of the base image or earlier layers.
 	ErrWhiteout = errors.New("name starts with .wh. (an OCI whiteout: it would delete files from lower layers)")
@@ -40,7 +48,27 @@ func (e *Error) Error() string {
 	if e.Entry == "" {
 		return fmt.Sprintf("layerconv: %s: %v", e.Source, e.Err)
 	}
-	return fmt.Sprintf("layerconv: %s: entry %q: %v", e.Source, e.Entry, e.Err)
+	return fmt.Sprintf("layerconv: %s: entry %q: %v", e.Source, shorten(e.Entry), e.Err)
+}
+
+// shortenOver is the entry length beyond which Error shows only the
+// entry's ends: a 6 KB name would bury the reason (Error.Entry keeps it whole).
+const shortenOver = 320
+
+// shorten keeps the first 200 and the last 100 bytes of a long name (cut on
+// rune boundaries), which is enough to find the entry in a listing.
+func shorten(s string) string {
+	if len(s) <= shortenOver {
+		return s
+	}
+	head, tail := 200, len(s)-100
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return fmt.Sprintf("%s...(%d bytes left out)...%s", s[:head], len(s)-head-(len(s)-tail), s[tail:])
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -131,9 +131,16 @@ func checkLayer(t *testing.T, r *Result) {
 		if name != "opt" && !strings.HasPrefix(name, "opt/") {
 			t.Fatalf("%q outside the prefix", hdr.Name)
 		}
+		// Linux could not create it: GNU tar and podman would fail.
+		if len(name)+1 > 4095 || len(hdr.Linkname) > 4095 {
+			t.Fatalf("%q (%d bytes) -> %d bytes: over PATH_MAX", shorten(hdr.Name), len(name), len(hdr.Linkname))
+		}
 		for _, c := range strings.Split(name, "/") {
 			if c == "" || c == "." || c == ".." {
 				t.Fatalf("unclean name %q", hdr.Name)
+			}
+			if len(c) > 255 {
+				t.Fatalf("%q: a component over NAME_MAX", hdr.Name)
 			}
 			// An OCI unpacker would delete lower-layer files for it.
 			if strings.HasPrefix(c, ".wh.") {
@@ -198,6 +205,7 @@ func FuzzConvertNames(f *testing.F) {
 	f.Add("bootstrap\nbin/x\nextensions/y/z\n", []byte{3, 3, 7})
 	f.Add("python/.wh.app.py\n.wh..wh..opq\nx/.wh.d/\n", []byte{0, 0, 1})
 	f.Add("d/l\nd/l/../x\n", []byte{2, 0})
+	f.Add("a/"+strings.Repeat("n", 256)+"\n"+strings.Repeat("d/", 2100)+"f\n", []byte{0, 0})
 	f.Fuzz(func(t *testing.T, names string, kinds []byte) {
 		lines := strings.Split(names, "\n")
 		if len(lines) > 64 {

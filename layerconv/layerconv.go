@@ -29,11 +29,15 @@
 // whiteout, which would delete files of lower layers); ".." that leaves
 // the root, or that steps back out of a symlink of the same archive
 // (a/lnk/../x: ".." is resolved lexically, which is only what a
-// filesystem does when a/lnk is a directory); and a local header whose
-// name differs from the central directory's.
+// filesystem does when a/lnk is a directory); a local header whose name
+// differs from the central directory's; and a name Linux cannot create
+// (ErrNameTooLong: a component over 255 bytes, or a path over 4095 bytes
+// with the prefix), on which every unpacker would fail.
 // The sum of declared sizes is checked against Options.MaxSize before
 // anything is inflated, and every entry's content must match its declared
 // size and CRC-32, so neither a zip bomb nor a lying header gets far.
+// DeclaredSize tells that sum without converting, so a caller with several
+// inputs can check one budget across all of them first.
 //
 // Compression is deterministic: gzip via klauspost/pgzip at CompressionLevel
 // in CompressionBlockSize blocks, each block primed with the previous
@@ -42,6 +46,30 @@
 // the same pass, and so is Result.Entries, the index of its tar entries
 // (with the ELF machine of every ELF file), which lets a consumer check the
 // layer's contents without decompressing it again.
+//
+// # Temporaries
+//
+// Blobs are written under temporary names and renamed or linked into
+// place, so a failure or Ctrl-C leaves nothing behind. Where they live:
+//   - with a cache, <CacheDir>/layerconv/tmp/layer-N.tar.gz.tmp while a
+//     layer is written and key-N.json.tmp while its key is, then renamed
+//     into the cache;
+//   - without one, a directory .layerconv-N/ in Options.TempDir (the
+//     system temporary directory when empty) holding layer-N.tar.gz.tmp
+//     until Result.Close removes it;
+//   - .layerconv-N.tmp beside the path Result.WriteFile writes, renamed
+//     onto it.
+//
+// A process killed with SIGKILL cannot clean up, so each run sweeps the
+// places it writes to (the cache's tmp directory when the cache is
+// opened, the temporary directory's parent when converting without the
+// cache, an output's directory when writing there) and removes the
+// temporaries of ours (exactly these names, N decimal digits; a
+// .layerconv-N/ directory only when it holds nothing but our blobs) that
+// are over an hour old and whose owner is gone: every temporary is held
+// with a flock(2) lock while in use (the directory until Result.Close),
+// so a long conversion or a long-lived Result is never swept. Links are
+// not followed; on systems without flock nothing is swept.
 package layerconv
 
 import (
@@ -91,9 +119,10 @@ type Options struct {
 	// directories change on every build).
 	CacheDir string
 	// TempDir holds the blob of an uncached conversion until Result.Close
-	// (the system temporary directory when empty). Put it on the
-	// filesystem Result.WriteFile will write to, and WriteFile links the
-	// blob into place instead of copying it.
+	// (the system temporary directory when empty), in a .layerconv-N
+	// directory; stale ones there are swept (see Temporaries). Put it on
+	// the filesystem Result.WriteFile will write to, and WriteFile links
+	// the blob into place instead of copying it.
 	TempDir string
 }
 
@@ -122,7 +151,12 @@ type Result struct {
 	CacheHit bool
 
 	blobPath string
-	tempDir  string // removed by Close; empty for cached blobs
+	tempDir  string   // removed by Close; empty for cached blobs
+	tempHeld *os.File // tempDir opened, holding its lock until Close
+	// src and srcInfo name the input converted, which WriteFile refuses
+	// to overwrite (by identity: the name may be spelt another way).
+	src     string
+	srcInfo os.FileInfo
 }
 
 // Convert converts a zip file or a directory.
@@ -185,6 +219,11 @@ func (o Options) resolve() (resolved, error) {
 	for c := range strings.SplitSeq(r.prefix, "/") {
 		if isWhiteout(c) {
 			return r, fmt.Errorf("layerconv: prefix %q: %w", o.Prefix, ErrWhiteout)
+		}
+	}
+	if r.prefix != "/" {
+		if err := checkLength("/", r.prefix[1:]); err != nil {
+			return r, fmt.Errorf("layerconv: prefix %q: %w", o.Prefix, err)
 		}
 	}
 	if r.maxSize == 0 {

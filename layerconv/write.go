@@ -87,10 +87,11 @@ type source interface {
 // diffID and sizes on the way; the file is removed on failure. sync
 // flushes it to disk before it is renamed into a cache.
 func writeLayer(ctx context.Context, dir string, sync bool, o resolved, es []entry, src source, st *stats, concurrency int) (b blob, err error) {
-	f, err := os.CreateTemp(dir, "layer-*.tar.gz.tmp")
+	f, err := os.CreateTemp(dir, tmpBlobName.glob())
 	if err != nil {
 		return b, fmt.Errorf("layerconv: %w", err)
 	}
+	lock(f) // until closed: a sweeper leaves a blob being written alone
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -65,11 +65,18 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 			return nil, fmt.Errorf("layerconv: %s: %w", zipPath, err)
 		}
 		c = newCache(o, sum)
+		c.sweep()
 		if r, ok := c.lookup(ctx); ok {
+			r.src, r.srcInfo = zipPath, fi
 			return r, nil
 		}
 	}
-	return convertZipFile(ctx, zipPath, f, fi.Size(), o, c, 0)
+	r, err := convertZipFile(ctx, zipPath, f, fi.Size(), o, c, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.src, r.srcInfo = zipPath, fi
+	return r, nil
 }
 
 func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64, o resolved, c *cache, concurrency int) (*Result, error) {
@@ -115,6 +122,9 @@ func scanZip(src string, ra io.ReaderAt, zr *zip.Reader, archiveSize int64, o re
 		if e.name == "" {
 			// "./" and friends name the prefix directory, written anyway.
 			continue
+		}
+		if err := checkLength(o.prefix, e.name); err != nil {
+			return nil, entryErr(src, f.Name, err)
 		}
 		e.src = i
 		es = append(es, e)

@@ -85,6 +85,10 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return fmt.Errorf("convert: -o %s is a directory; name the .tar.gz file to write", f.output)
 	}
+	// Before converting: WriteFile would refuse too, but only after the work.
+	if err := layerconv.CheckOutput(src, out); err != nil {
+		return err
+	}
 	// Like build's outputs: missing parents are created (and removed again
 	// if nothing gets written into them).
 	created, err := mkdirParents(filepath.Dir(out))

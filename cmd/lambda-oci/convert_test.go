@@ -314,3 +314,45 @@ func TestConvertDirectory(t *testing.T) {
 	assert.EqualValues(t, 1, got["normalized"], "0600 became 0644")
 	assert.Equal(t, []any{}, got["dropped"])
 }
+
+// convert IN -o OUT refuses an OUT that is IN itself (same file, however
+// named) before converting, and leaves IN and its directory as they were.
+func TestConvertRefusesOutputThatIsTheInput(t *testing.T) {
+	tests := map[string]func(t *testing.T, in string) string{
+		"same path": func(t *testing.T, in string) string { return in },
+		"../ spelling": func(t *testing.T, in string) string {
+			dir := filepath.Dir(in)
+			return filepath.Join(dir, "..", filepath.Base(dir)) + "/./" + filepath.Base(in)
+		},
+		"hard link": func(t *testing.T, in string) string {
+			p := filepath.Join(filepath.Dir(in), "link.zip")
+			require.NoError(t, os.Link(in, p))
+			return p
+		},
+	}
+	for name, spell := range tests {
+		for _, cache := range []string{"--no-cache", "--cache-dir"} {
+			t.Run(name+"/"+cache, func(t *testing.T) {
+				in := writeTestZip(t, map[string]string{"python/app.py": "print('hi')\n"})
+				out := spell(t, in)
+				want := sha256File(t, in)
+				ents, err := os.ReadDir(filepath.Dir(in))
+				require.NoError(t, err)
+				args := []string{"convert", in, "-o", out, cache}
+				cacheDir := filepath.Join(t.TempDir(), "cache")
+				if cache == "--cache-dir" {
+					args = append(args, cacheDir)
+				}
+				res := runCLI(t, nil, args...)
+				assert.Equal(t, 1, res.code)
+				assert.Empty(t, res.stdout)
+				assert.Equal(t, fmt.Sprintf("lambda-oci: layerconv: write %s: would overwrite the input %s (the same file)\n", filepath.Clean(out), in), res.stderr)
+				assert.Equal(t, want, sha256File(t, in), "the input is intact")
+				after, err := os.ReadDir(filepath.Dir(in))
+				require.NoError(t, err)
+				assert.Equal(t, ents, after, "nothing written beside it")
+				assert.NoDirExists(t, cacheDir, "refused before converting")
+			})
+		}
+	}
+}
