@@ -1,14 +1,10 @@
 package build
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -188,7 +184,7 @@ func (b *builder) checkDeclared(inputs []input, base []checks.Layer) error {
 	}
 	crossed := false
 	for _, in := range inputs {
-		n, err := declaredSize(in.path)
+		n, err := layerconv.DeclaredSize(in.path)
 		if err != nil {
 			// Unreadable inputs are the converter's to report, in its words.
 			return nil
@@ -228,7 +224,7 @@ func (b *builder) sizeError(base []checks.Layer, adds []*added, rest []input, ca
 		if i == 0 {
 			note = "refused before conversion"
 		}
-		n, err := declaredSize(in.path)
+		n, err := layerconv.DeclaredSize(in.path)
 		if err != nil {
 			note += ", unreadable: " + err.Error()
 		}
@@ -242,49 +238,4 @@ func (b *builder) sizeError(base []checks.Layer, adds []*added, rest []input, ca
 	}
 	err := &checks.SizeError{Limit: b.maxSize, Total: total, Layers: rows}
 	return &checks.Error{Findings: []checks.Finding{{Rule: checks.RuleSize, Severity: checks.Refuse, Err: err, Message: err.Error()}}}
-}
-
-// declaredSize is what an input says it holds without being read: the sum
-// of a zip's central-directory sizes, or of a directory's file sizes
-// (symlinks count their target's length, as layerconv counts them).
-func declaredSize(p string) (int64, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	if !fi.IsDir() {
-		zr, err := zip.OpenReader(p)
-		if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-			return 0, err
-		}
-		defer zr.Close()
-		for _, f := range zr.File {
-			if total += int64(f.UncompressedSize64); total < 0 {
-				return math.MaxInt64, nil
-			}
-		}
-		return total, nil
-	}
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			total += info.Size()
-		case d.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			total += int64(len(t))
-		}
-		return nil
-	})
-	return total, err
 }

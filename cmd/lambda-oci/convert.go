@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -81,45 +78,16 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 	if err != nil {
 		return err
 	}
-	out := filepath.Clean(f.output)
-	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return fmt.Errorf("convert: -o %s is a directory; name the .tar.gz file to write", f.output)
-	}
-	// Before converting: WriteFile would refuse too, but only after the work.
-	if err := layerconv.CheckOutput(src, out); err != nil {
-		return err
-	}
-	// Like build's outputs: missing parents are created (and removed again
-	// if nothing gets written into them).
-	created, err := mkdirParents(filepath.Dir(out))
-	if err != nil {
-		return fmt.Errorf("convert: -o %s: %w", f.output, err)
-	}
 	ctx := cmd.Context()
-	defer func() {
-		if err == nil {
-			return
-		}
-		for _, d := range created {
-			os.Remove(d) // only if empty
-		}
-		// Ctrl-C surfaces as "context canceled" from wherever the work was.
-		if ctx.Err() != nil {
-			err = fmt.Errorf("convert: interrupted; %s not written", f.output)
-		}
-	}()
-	// An uncached blob is written beside the output and linked into place
-	// by WriteFile, so the layer is written once; a cached one is copied
-	// out of the cache.
-	opts := layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir, TempDir: filepath.Dir(out)}
-	res, err := layerconv.Convert(ctx, src, opts)
+	res, err := layerconv.ConvertFile(ctx, src, f.output, layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C surfaces as "context canceled" from wherever the work was.
+			return fmt.Errorf("convert: interrupted; %s not written", f.output)
+		}
 		return err
 	}
 	defer res.Close()
-	if err := res.WriteFile(ctx, out); err != nil {
-		return err
-	}
 	if !f.json {
 		_, err := fmt.Fprintln(a.stdout, res.Digest.String())
 		return err
@@ -139,23 +107,4 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 		CacheHit:         res.CacheHit,
 		Output:           f.output,
 	})
-}
-
-// mkdirParents creates dir and its missing ancestors, returning the ones
-// it created, deepest first.
-func mkdirParents(dir string) ([]string, error) {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	return missing, nil
 }

@@ -244,7 +244,7 @@ func TestConvertOutputPlacement(t *testing.T) {
 
 	res = runCLI(t, nil, "convert", zipPath, "-o", filepath.Dir(out), "--no-cache")
 	assert.Equal(t, 1, res.code)
-	assert.Equal(t, "lambda-oci: convert: -o "+filepath.Dir(out)+" is a directory; name the .tar.gz file to write\n", res.stderr)
+	assert.Equal(t, "lambda-oci: layerconv: output "+filepath.Dir(out)+" is a directory: name the .tar.gz file to write\n", res.stderr)
 }
 
 func assertDirEmptyBut(t *testing.T, dir string, keep string) {
