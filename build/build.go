@@ -189,6 +189,11 @@ func (b *builder) build(ctx context.Context) error {
 	for _, in := range inputs {
 		b.res.Inputs = append(b.res.Inputs, in.path)
 	}
+	// The inputs alone may already declare more than the limit: refused in
+	// milliseconds, before the base is fetched or anything converted.
+	if err := b.checkDeclared(inputs, nil); err != nil {
+		return err
+	}
 
 	base, err := b.fetchBase(ctx)
 	if err != nil {

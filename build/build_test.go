@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -616,7 +617,8 @@ func TestBuildSizeTableWhenOneInputIsTooLarge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := demoOpts(t, base)
 			opts.Layers, opts.Code = tc.layers(t), tc.code(t)
-			opts.MaxSize = 100_000
+			// The inputs alone fit; with the base they do not.
+			opts.MaxSize = 205_000
 			_, err := tBuild(context.Background(), opts)
 			var se *checks.SizeError
 			require.ErrorAs(t, err, &se)
@@ -889,4 +891,48 @@ func mustGunzip(t *testing.T, b []byte) []byte {
 	out, err := io.ReadAll(zr)
 	require.NoError(t, err)
 	return out
+}
+
+// declaringZip is a small zip whose central directory declares n bytes for
+// its one stored entry: what a zip holds is known without inflating it.
+func declaringZip(t *testing.T, name string, n uint64) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "data.bin", Method: zip.Store, CompressedSize64: 4, UncompressedSize64: n, CRC32: 0})
+	require.NoError(t, err)
+	_, err = w.Write([]byte("data"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
+	return p
+}
+
+// Issue 16 #7: the size budget is checked across inputs before any is
+// converted. Three zips declaring 1.2 GiB each against a 2 GiB limit —
+// each under the limit on its own — are refused before the base is
+// fetched (the base reference names nothing) and before anything is
+// converted (the cache stays empty). The old build converted them one by
+// one (23.5 s and 2.7 GB of temporary layers for this case).
+func TestBuildRefusesDeclaredSizesBeforeConverting(t *testing.T) {
+	cache := t.TempDir()
+	spec := Spec{
+		Base: "oci:" + filepath.Join(t.TempDir(), "no-such-layout"), Arch: "x86_64", Handler: "app.handler",
+		Layers: []Source{
+			{Path: declaringZip(t, "a.zip", 1200<<20)},
+			{Path: declaringZip(t, "b.zip", 1200<<20)},
+		},
+		Code:    Source{Path: declaringZip(t, "code.zip", 1200<<20)},
+		MaxSize: 2 << 30, Created: fixedTime,
+	}
+	_, err := Build(context.Background(), spec, Options{CacheDir: cache})
+	var se *checks.SizeError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, int64(3*1200<<20), se.Total)
+	assert.Contains(t, err.Error(), "b.zip (declared size: refused before conversion)")
+	assert.Contains(t, err.Error(), "the base is not counted")
+	entries, err := os.ReadDir(cache)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing converted, nothing listed")
 }

@@ -202,6 +202,9 @@ func (b *builder) checkDeclared(inputs []input, base []checks.Layer) error {
 		return nil
 	}
 	err := &checks.SizeError{Limit: b.maxSize, Total: total, Layers: rows}
+	if base == nil {
+		err.Note = "the base is not counted: the inputs alone declare more than the limit"
+	}
 	return &checks.Error{Findings: []checks.Finding{{Rule: checks.RuleSize, Severity: checks.Refuse, Err: err, Message: err.Error()}}}
 }
 

@@ -29,6 +29,8 @@ type SizeError struct {
 	Limit  int64
 	Total  int64
 	Layers []SizeRow
+	// Note qualifies the table ("the base is not counted: ...").
+	Note string
 }
 
 func (e *SizeError) Error() string {
@@ -48,6 +50,9 @@ func (e *SizeError) Error() string {
 		fmt.Fprintf(&b, "  %-19s  %-9s  %14d  %14d  %s\n", shortDigest(l.Digest), l.Kind, l.Size, l.UncompressedSize, l.Source)
 	}
 	fmt.Fprintf(&b, "  %-19s  %-9s  %14d  %14d", "total", "", comp, e.Total)
+	if e.Note != "" {
+		b.WriteString("\n  (" + e.Note + ")")
+	}
 	return b.String()
 }
 

@@ -231,12 +231,15 @@ func TestBuildRefusals(t *testing.T) {
 	}{
 		{"no output", demoArgs(), []string{"no output"}},
 		{"over max size", demoArgs("--max-size", "4KiB"), []string{"over the limit", "UNCOMPRESSED", "layer.zip", "sha256:"}},
-		// One input over the limit by itself: the same table (base rows
+		// One input over the limit with the base: the same table (base rows
 		// measured, the refused zip's declared size), not the converter's
 		// bare refusal.
-		{"one layer over max size", demoArgs("--layer", bigZip, "--max-size", "100KB"),
-			[]string{"over the limit of 98 KiB", "UNCOMPRESSED", "base oci:../../testdata/base:latest", "sha256:",
+		{"one layer over max size", demoArgs("--layer", bigZip, "--max-size", "205KB"),
+			[]string{"over the limit of 200 KiB", "UNCOMPRESSED", "base oci:../../testdata/base:latest", "sha256:",
 				"big.zip (declared size: refused before conversion)", "code (declared size: not converted)"}},
+		// The inputs alone over the limit: refused before the base is read.
+		{"inputs over max size", demoArgs("--layer", bigZip, "--max-size", "100KB"),
+			[]string{"over the limit of 98 KiB", "big.zip (declared size: refused before conversion)", "the base is not counted"}},
 		{"missing handler module", []string{"build", "--base", fixtureBase, "--code", demoCode, "--handler", "main.handler"},
 			[]string{`"main.handler"`, "/var/task/main.py", "/opt/python/main.py"}},
 		{"bad arch", demoArgs("--arch", "sparc"), []string{`"sparc"`, "x86_64, arm64"}},
