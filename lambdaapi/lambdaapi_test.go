@@ -1,7 +1,6 @@
 package lambdaapi_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 	"github.com/lambda-oci/lambda-oci/lambdaapi"
 )
 
@@ -25,19 +26,15 @@ const (
 	layerB = "arn:aws:lambda:us-east-1:210987654321:layer:public-tool:12"
 )
 
-// makeZip builds a small zip with the given files.
+// makeZip is a small zip of name -> content.
 func makeZip(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
+	var fs []testutil.File
 	for name, content := range files {
-		w, err := zw.Create(name)
-		require.NoError(t, err)
-		_, err = w.Write([]byte(content))
-		require.NoError(t, err)
+		fs = append(fs, testutil.F(name, 0o644, content))
 	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	return testutil.Zip(t, fs...)
 }
 
 // setup starts a fake and returns options reaching it with its credentials.

@@ -4,7 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"context"
-	"encoding/binary"
+	"debug/elf"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -14,24 +14,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
 
 // elfHeader is the start of a 64-bit ELF file for machine in the given
 // byte order (EI_DATA 1 little, 2 big endian), followed by filler.
 func elfHeader(machine uint16, order byte, filler int) string {
-	h := make([]byte, 64+filler)
-	copy(h, "\x7fELF")
-	h[4], h[5], h[6] = 2, order, 1
-	var bo binary.ByteOrder = binary.LittleEndian
+	opts := []testutil.ELFOption{testutil.Filler(filler)}
 	if order == 2 {
-		bo = binary.BigEndian
+		opts = append(opts, testutil.BigEndian())
 	}
-	bo.PutUint16(h[16:], 2) // ET_EXEC
-	bo.PutUint16(h[18:], machine)
-	for i := 64; i < len(h); i++ {
-		h[i] = byte(i * 7)
-	}
-	return string(h)
+	return testutil.ELFHeader(elf.Machine(machine), opts...)
 }
 
 func TestEntriesIndex(t *testing.T) {

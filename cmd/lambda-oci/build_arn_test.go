@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
 
 // TestBuildLayerARNs: --layer takes layer version ARNs mixed with zip paths,
@@ -20,7 +21,7 @@ func TestBuildLayerARNs(t *testing.T) {
 	m := newMigration(t)
 	dir := t.TempDir()
 	localZip := filepath.Join(dir, "local.zip")
-	require.NoError(t, os.WriteFile(localZip, buildZip(t, zipFile{"python/common.py", 0o644, "VERSION = 'local'\n"}), 0o644))
+	require.NoError(t, os.WriteFile(localZip, testutil.Zip(t, testutil.F("python/common.py", 0o644, "VERSION = 'local'\n")), 0o644))
 	codeZip := filepath.Join(dir, "code.zip")
 	require.NoError(t, os.WriteFile(codeZip, m.code, 0o644))
 
@@ -67,8 +68,8 @@ func TestBuildLayerARNs(t *testing.T) {
 	// and nothing is written.
 	bad := "arn:aws:lambda:us-east-1:123456789012:layer:tampered:1"
 	m.fake.AddLayer(fakelambda.Layer{ARN: bad,
-		Zip:      buildZip(t, zipFile{"python/x.py", 0o644, "X = 1\n"}),
-		ServeZip: buildZip(t, zipFile{"python/x.py", 0o644, "X = 2\n"})})
+		Zip:      testutil.Zip(t, testutil.F("python/x.py", 0o644, "X = 1\n")),
+		ServeZip: testutil.Zip(t, testutil.F("python/x.py", 0o644, "X = 2\n"))})
 	out3 := filepath.Join(dir, "out3")
 	code, _, stderr = m.run(t, "build", "--base", testBase, "--layer", bad, "--code", codeZip,
 		"--handler", "app.handler", "--oci-layout", out3)

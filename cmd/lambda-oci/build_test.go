@@ -30,6 +30,7 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
 	"github.com/lambda-oci/lambda-oci/internal/testregistry"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
@@ -223,7 +224,7 @@ func TestBuildRefusals(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	bigZip := filepath.Join(t.TempDir(), "big.zip")
-	require.NoError(t, os.WriteFile(bigZip, buildZip(t, zipFile{"data/big.bin", 0o644, strings.Repeat("x", 200_000)}), 0o644))
+	require.NoError(t, os.WriteFile(bigZip, testutil.Zip(t, testutil.F("data/big.bin", 0o644, strings.Repeat("x", 200_000))), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -13,32 +13,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
 
+// writeTestZip is a layer zip of name -> body; files under bin/ executable.
 func writeTestZip(t *testing.T, files map[string]string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
+	var fs []testutil.File
 	for name, body := range files {
-		fh := &zip.FileHeader{Name: name, Method: zip.Deflate}
-		fh.SetMode(0o644)
+		mode := os.FileMode(0o644)
 		if strings.HasPrefix(name, "bin/") {
-			fh.SetMode(0o755)
+			mode = 0o755
 		}
-		w, err := zw.CreateHeader(fh)
-		require.NoError(t, err)
-		_, err = w.Write([]byte(body))
-		require.NoError(t, err)
+		fs = append(fs, testutil.F(name, mode, body))
 	}
-	require.NoError(t, zw.Close())
-	p := filepath.Join(t.TempDir(), "layer.zip")
-	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
-	return p
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	return testutil.WriteZip(t, "layer.zip", fs...)
 }
 
 type cliResult struct {
@@ -46,11 +43,11 @@ type cliResult struct {
 	stdout, stderr string
 }
 
+// runCLI is runCmd's result as one value.
 func runCLI(t *testing.T, env map[string]string, args ...string) cliResult {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &app{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }})
-	return cliResult{code, out.String(), errb.String()}
+	code, stdout, stderr := runCmd(t, env, args...)
+	return cliResult{code, stdout, stderr}
 }
 
 func sha256File(t *testing.T, p string) string {

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
 
 // testBase is the committed offline base (python3.12-like, amd64 + arm64).
@@ -43,28 +45,6 @@ const (
 	migLayer2 = "arn:aws:lambda:us-east-1:123456789012:layer:overrides:2"
 	migLayer3 = "arn:aws:lambda:us-east-1:210987654321:layer:site-packages:5"
 )
-
-type zipFile struct {
-	name string
-	mode fs.FileMode
-	body string
-}
-
-func buildZip(t *testing.T, files ...zipFile) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		h := &zip.FileHeader{Name: f.name, Method: zip.Deflate}
-		h.SetMode(f.mode)
-		w, err := zw.CreateHeader(h)
-		require.NoError(t, err)
-		_, err = io.WriteString(w, f.body)
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
-}
 
 // unzipInOrder is what Lambda does with a function's layers: extract each
 // into /opt, later ones replacing earlier files. Keys are image paths.
@@ -128,21 +108,21 @@ func newMigration(t *testing.T) *migration {
 		env:      map[string]string{"LAMBDA_OCI_CACHE_DIR": filepath.Join(dir, "cache")},
 	}
 	m.layers = [][]byte{
-		buildZip(t,
-			zipFile{"python/common.py", 0o644, "VERSION = 1\n"},
-			zipFile{"python/one.py", 0o644, "ONE = 1\n"},
-			zipFile{"bin/hello", 0o755, "#!/bin/sh\necho hello from layer 1\n"}),
-		buildZip(t,
-			zipFile{"python/common.py", 0o644, "VERSION = 2\n"},
-			zipFile{"python/two.py", 0o644, "TWO = 2\n"}),
-		buildZip(t,
-			zipFile{"python/lib/python3.12/site-packages/three/__init__.py", 0o644, "THREE = 3\n"},
-			zipFile{"bin/hello", 0o755, "#!/bin/sh\necho hello from layer 3\n"}),
+		testutil.Zip(t,
+			testutil.F("python/common.py", 0o644, "VERSION = 1\n"),
+			testutil.F("python/one.py", 0o644, "ONE = 1\n"),
+			testutil.F("bin/hello", 0o755, "#!/bin/sh\necho hello from layer 1\n")),
+		testutil.Zip(t,
+			testutil.F("python/common.py", 0o644, "VERSION = 2\n"),
+			testutil.F("python/two.py", 0o644, "TWO = 2\n")),
+		testutil.Zip(t,
+			testutil.F("python/lib/python3.12/site-packages/three/__init__.py", 0o644, "THREE = 3\n"),
+			testutil.F("bin/hello", 0o755, "#!/bin/sh\necho hello from layer 3\n")),
 	}
 	fake.AddLayer(fakelambda.Layer{ARN: migLayer1, Zip: m.layers[0], CompatibleRuntimes: []string{"python3.12"}})
 	fake.AddLayer(fakelambda.Layer{ARN: migLayer2, Zip: m.layers[1]})
 	fake.AddLayer(fakelambda.Layer{ARN: migLayer3, Zip: m.layers[2], CompatibleArchitectures: []string{"arm64"}})
-	m.code = buildZip(t, zipFile{"app.py", 0o644, "from common import VERSION\n\ndef handler(event, context):\n    return VERSION\n"})
+	m.code = testutil.Zip(t, testutil.F("app.py", 0o644, "from common import VERSION\n\ndef handler(event, context):\n    return VERSION\n"))
 	fake.AddFunction(m.function())
 	return m
 }
@@ -532,22 +512,15 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 	}
 }
 
-// elfHead is the start of an ELF file for machine (little-endian): what the
-// architecture check reads.
-func elfHead(machine uint16) string {
-	h := []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00")
-	return string(append(h, byte(machine), byte(machine>>8))) + strings.Repeat("\x00", 44)
-}
-
 // TestMigrateEnvAndArchFlags: --env and --allow-arch-mismatch mean what they
 // mean for build.
 func TestMigrateEnvAndArchFlags(t *testing.T) {
 	m := newMigration(t)
 	fn := m.function()
 	// An x86-64 library in the code of an arm64 function.
-	fn.Code = buildZip(t,
-		zipFile{"app.py", 0o644, "def handler(event, context):\n    return 1\n"},
-		zipFile{"lib/native.so", 0o755, elfHead(62)})
+	fn.Code = testutil.Zip(t,
+		testutil.F("app.py", 0o644, "def handler(event, context):\n    return 1\n"),
+		testutil.F("lib/native.so", 0o755, testutil.ELFHeader(elf.EM_X86_64)))
 	m.fake.AddFunction(fn)
 	dir := t.TempDir()
 
@@ -626,7 +599,7 @@ func customRuntimeBase(t *testing.T) string {
 // reachable as /var/runtime/bootstrap, which the entrypoint runs.
 func TestMigrateCustomRuntimeBootstrap(t *testing.T) {
 	bootstrapZip := func(t *testing.T, who string) []byte {
-		return buildZip(t, zipFile{"bootstrap", 0o755, "#!/bin/sh\necho bootstrap from " + who + "\n"})
+		return testutil.Zip(t, testutil.F("bootstrap", 0o755, "#!/bin/sh\necho bootstrap from "+who+"\n"))
 	}
 	tests := []struct {
 		name       string
@@ -642,7 +615,7 @@ func TestMigrateCustomRuntimeBootstrap(t *testing.T) {
 		},
 		{
 			name:       "bootstrap in a layer",
-			code:       func(t *testing.T) []byte { return buildZip(t, zipFile{"handler.sh", 0o644, "echo hi\n"}) },
+			code:       func(t *testing.T) []byte { return testutil.Zip(t, testutil.F("handler.sh", 0o644, "echo hi\n")) },
 			layer:      func(t *testing.T) []byte { return bootstrapZip(t, "layer") },
 			wantTarget: "/opt/bootstrap",
 		},

@@ -12,6 +12,8 @@ import (
 )
 
 // runCmd runs one command line in-process: exit code, stdout, stderr.
+// runCmd runs one command line in-process, as main does, with env as the
+// whole environment; it is the one CLI runner of these tests.
 func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer

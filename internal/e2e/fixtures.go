@@ -1,9 +1,8 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
-	"encoding/binary"
+	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,44 +14,23 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
 
 // ZipEntry is one entry of a generated zip: a name ending in "/" is a
 // directory, Mode&fs.ModeSymlink makes Body the link target.
-type ZipEntry struct {
-	Name string
-	Mode fs.FileMode
-	Body string
-}
+type ZipEntry = basegen.File
 
 // WriteZip writes entries as a Unix-made zip (modes in the external
 // attributes, as Info-ZIP on Linux/macOS writes them).
 func WriteZip(file string, entries []ZipEntry) error {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.Name, Method: zip.Deflate, Modified: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-		mode := e.Mode
-		if strings.HasSuffix(e.Name, "/") {
-			mode |= fs.ModeDir
-			h.Method = zip.Store
-		}
-		h.SetMode(mode)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return fmt.Errorf("zip %s: entry %q: %w", file, e.Name, err)
-		}
-		if _, err := io.WriteString(w, e.Body); err != nil {
-			return fmt.Errorf("zip %s: entry %q: %w", file, e.Name, err)
-		}
-	}
-	if err := zw.Close(); err != nil {
+	b, err := basegen.Zip(entries)
+	if err != nil {
 		return fmt.Errorf("zip %s: %w", file, err)
 	}
-	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("zip %s: %w", file, err)
-	}
-	return nil
+	return os.WriteFile(file, b, 0o644)
 }
 
 // RawLayer puts entries under prefix exactly as given — modes untouched,
@@ -123,17 +101,5 @@ func LambdaArch(goarch string) (string, error) {
 // MinimalELF is a 64-byte little-endian ELF64 header of a shared object
 // for machine: all a header check needs, nothing that runs.
 func MinimalELF(machine uint16) []byte {
-	var h [64]byte
-	copy(h[:], "\x7fELF")
-	h[4] = 2 // ELFCLASS64
-	h[5] = 1 // ELFDATA2LSB
-	h[6] = 1 // EV_CURRENT
-	le := binary.LittleEndian
-	le.PutUint16(h[16:], 3) // ET_DYN
-	le.PutUint16(h[18:], machine)
-	le.PutUint32(h[20:], 1)  // e_version
-	le.PutUint16(h[52:], 64) // e_ehsize
-	le.PutUint16(h[54:], 56) // e_phentsize
-	le.PutUint16(h[58:], 64) // e_shentsize
-	return h[:]
+	return []byte(testutil.ELFHeader(elf.Machine(machine)))
 }

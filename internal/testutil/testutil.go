@@ -72,13 +72,52 @@ func WriteDir(t testing.TB, files ...File) string {
 	return root
 }
 
-// ELFHeader is the start of a 64-bit little-endian ELF executable for the
-// machine: enough for any e_machine reader.
-func ELFHeader(machine elf.Machine) string {
-	h := make([]byte, 64)
+// ELFOption changes the header ELFHeader makes.
+type ELFOption func(*elfOpts)
+
+type elfOpts struct {
+	order  binary.ByteOrder
+	filler int
+}
+
+// BigEndian makes a big-endian (ELFDATA2MSB) header.
+func BigEndian() ELFOption { return func(o *elfOpts) { o.order = binary.BigEndian } }
+
+// Filler appends n bytes of varying content after the header, for files
+// that stream through several writes.
+func Filler(n int) ELFOption { return func(o *elfOpts) { o.filler = n } }
+
+// ELFHeader is a 64-byte ELF64 header of a shared object for machine (by
+// default little-endian): all a header check needs, valid for debug/elf,
+// nothing that runs. It is the one ELF builder of the tests.
+func ELFHeader(machine elf.Machine, opts ...ELFOption) string {
+	o := elfOpts{order: binary.LittleEndian}
+	for _, f := range opts {
+		f(&o)
+	}
+	h := make([]byte, 64+o.filler)
 	copy(h, "\x7fELF")
-	h[4], h[5], h[6] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
-	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
-	binary.LittleEndian.PutUint16(h[18:], uint16(machine))
+	h[4], h[6] = byte(elf.ELFCLASS64), byte(elf.EV_CURRENT)
+	h[5] = byte(elf.ELFDATA2LSB)
+	if o.order == binary.BigEndian {
+		h[5] = byte(elf.ELFDATA2MSB)
+	}
+	o.order.PutUint16(h[16:], uint16(elf.ET_DYN))
+	o.order.PutUint16(h[18:], uint16(machine))
+	o.order.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	o.order.PutUint16(h[52:], 64) // e_ehsize
+	o.order.PutUint16(h[54:], 56) // e_phentsize
+	o.order.PutUint16(h[58:], 64) // e_shentsize
+	for i := 64; i < len(h); i++ {
+		h[i] = byte(i * 7)
+	}
 	return string(h)
+}
+
+// Zip is the files as a deterministic zip (Unix modes, fixed times).
+func Zip(t testing.TB, files ...File) []byte {
+	t.Helper()
+	b, err := basegen.Zip(files)
+	require.NoError(t, err)
+	return b
 }
