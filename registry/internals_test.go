@@ -43,8 +43,14 @@ func TestIsRetryable(t *testing.T) {
 		{fmt.Errorf("patch: %w", syscall.ECONNRESET), true},
 		{fmt.Errorf("patch: %w", io.ErrUnexpectedEOF), true},
 		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{&net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, false},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "reg.invalid", IsNotFound: true}}, false},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "server misbehaving", Name: "reg.example", IsTemporary: true}}, true},
+		{fmt.Errorf("head: %w", context.Canceled), false},
 		{errors.New("tls: failed to verify certificate"), false},
 		{errors.New("manifest invalid"), false},
+		{errors.New(`Get "http://h/v2/": net/http: timeout awaiting response headers`), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.err.Error(), func(t *testing.T) {
@@ -53,7 +59,7 @@ func TestIsRetryable(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.False(t, retryable(ctx, Options{})(&transport.Error{StatusCode: 503}), "never after cancellation")
+	assert.False(t, retryable(ctx)(&transport.Error{StatusCode: 503}), "never after cancellation")
 }
 
 // uploadWatcher wraps a registry handler, recording the order of blob
