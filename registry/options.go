@@ -2,7 +2,6 @@ package registry
 
 import (
 	"crypto/x509"
-	"io"
 	"net/http"
 	"runtime"
 	"time"
@@ -90,9 +89,10 @@ type Options struct {
 	// Region is the AWS region for ECR; empty means taken from the host
 	// (required with AuthECR for hosts that do not name one).
 	Region string
-	// Progress receives per-blob progress (bars on a terminal, one line
-	// per blob otherwise); nil or Quiet silences it.
-	Progress io.Writer
+	// Progress receives per-blob upload events, one call at a time (never
+	// concurrently), from the upload goroutines: it should return quickly.
+	// nil or Quiet: no events. The library draws nothing itself.
+	Progress func(ProgressEvent)
 	// Quiet silences Progress.
 	Quiet bool
 	// Logf receives diagnostics (never credentials); nil discards them.
@@ -143,8 +143,8 @@ func (o Options) logf(format string, args ...any) {
 	}
 }
 
-func (o Options) progressWriter() io.Writer {
-	if o.Quiet || o.Progress == nil {
+func (o Options) progressFunc() func(ProgressEvent) {
+	if o.Quiet {
 		return nil
 	}
 	return o.Progress

@@ -61,11 +61,7 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 		return nil, fmt.Errorf("push: %w", err)
 	}
 
-	// Progress and log lines come from many goroutines, usually onto the
-	// same stderr: one lock orders them (and keeps bars below log lines).
-	prog := newProgress(opts.progressWriter())
-	defer prog.close()
-	opts.Logf = prog.wrapLogf(opts.Logf)
+	prog := newProgress(opts.progressFunc())
 
 	kc := opts.Keychain
 	aws := &awsClients{}
@@ -185,12 +181,13 @@ func uploadBlobs(ctx context.Context, p *remote.Pusher, repo name.Repository, bl
 				return err
 			}
 			bar := prog.start(b.digest, b.size, b.config)
-			err := withRetries(gctx, opts, "blob "+b.digest.String(), nil, func() error {
+			err := withRetries(gctx, opts, "blob "+b.digest.String(), bar.retrying, func() error {
 				return p.Upload(gctx, repo, withProgress(b.layer, bar))
 			})
 			if err != nil {
-				bar.fail()
-				return classify("uploading blob "+b.digest.String()+" to", repo.String(), err)
+				err = classify("uploading blob "+b.digest.String()+" to", repo.String(), err)
+				bar.fail(err)
+				return err
 			}
 			bar.done(obs.status(repo.RepositoryStr(), b.digest.String()))
 			return nil

@@ -104,7 +104,7 @@ func withRetries(ctx context.Context, o Options, what string, onRetry func(error
 			return err
 		}
 		d := o.retryDelay(n)
-		o.logf("retrying %s (retry %d of %d) in %s after: %v", what, n+1, o.retries(), d.Round(time.Millisecond), err)
+		o.logf("retrying after: %v (%s, retry %d of %d, in %s)", err, what, n+1, o.retries(), d.Round(time.Millisecond))
 		if onRetry != nil {
 			onRetry(err)
 		}

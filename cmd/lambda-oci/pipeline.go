@@ -348,6 +348,7 @@ func buildAndEmit(ctx context.Context, a *app, spec buildSpec, out outputFlags, 
 	}
 	if len(out.tags) > 0 {
 		pr, perr := registry.Push(ctx, res.Image, out.tags, ropts)
+		push.pushed()
 		if perr != nil {
 			err = perr
 			return nil, err
