@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,8 +75,14 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, err
 	if err != nil {
 		return nil, fmt.Errorf("reading base index: %w", err)
 	}
-	var available []string
+	var available, nested []string
 	for _, d := range im.Manifests {
+		if d.MediaType.IsIndex() {
+			// Not searched: which of several nested indexes is meant is
+			// the user's call. Say what is there instead of "none".
+			nested = append(nested, describeNestedIndex(idx, d))
+			continue
+		}
 		if !d.MediaType.IsImage() {
 			continue
 		}
@@ -109,8 +116,43 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch string) (v1.Image, err
 	if len(available) == 0 {
 		available = []string{"none"}
 	}
-	return nil, fmt.Errorf("base index has no %s image for --arch %s (available: %s)",
+	msg := fmt.Sprintf("base index has no %s image for --arch %s (available: %s)",
 		platformString(&want), arch, strings.Join(available, ", "))
+	if len(nested) > 0 {
+		msg += "; it holds " + strings.Join(nested, "; ") +
+			" (an index inside the index: use the nested index, by digest, as the base)"
+	}
+	return nil, errors.New(msg)
+}
+
+// describeNestedIndex says what a nested index holds: "a nested index
+// sha256:… with linux/amd64, linux/arm64".
+func describeNestedIndex(idx v1.ImageIndex, d v1.Descriptor) string {
+	s := "a nested index " + d.Digest.String()
+	sub, err := idx.ImageIndex(d.Digest)
+	if err != nil {
+		return s + " (unreadable: " + err.Error() + ")"
+	}
+	im, err := sub.IndexManifest()
+	if err != nil {
+		return s + " (unreadable: " + err.Error() + ")"
+	}
+	var plats []string
+	for _, m := range im.Manifests {
+		switch {
+		case m.MediaType.IsIndex():
+			plats = append(plats, "another nested index")
+		case m.Platform == nil:
+			plats = append(plats, "an image without a platform")
+		case m.Platform.OS != "unknown":
+			plats = append(plats, platformString(m.Platform))
+		}
+	}
+	if len(plats) == 0 {
+		return s + " with no images"
+	}
+	sort.Strings(plats)
+	return s + " with " + strings.Join(slices.Compact(plats), ", ")
 }
 
 // TaskRoot is where the function code goes: the base's LAMBDA_TASK_ROOT, or

@@ -61,6 +61,22 @@ func TestSelectPlatform(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no linux/amd64 image for --arch x86_64 (available: linux/arm64/v8)")
 
+	// An index inside the index (issue 16 defect 10a): say what is there,
+	// not "available: none".
+	inner := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: baseImage(t, "x86_64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: baseImage(t, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+	)
+	innerDigest, err := inner.Digest()
+	require.NoError(t, err)
+	outer := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: inner})
+	_, err = SelectPlatform(outer, nil, "x86_64")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "available: none")
+	assert.Contains(t, err.Error(), "a nested index "+innerDigest.String()+" with linux/amd64, linux/arm64/v8")
+	assert.Contains(t, err.Error(), "use the nested index, by digest, as the base")
+
 	// Descriptors without a platform: the config decides.
 	bare := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
 		mutate.IndexAddendum{Add: baseImage(t, "x86_64")})
