@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,7 +33,7 @@ func (e *PlatformError) Error() string {
 		what = append(what, "platforms "+strings.Join(e.Available, ", "))
 	}
 	if len(e.Nested) > 0 {
-		what = append(what, fmt.Sprintf("%d nested index(es) (%s), which Lambda cannot use", len(e.Nested), strings.Join(e.Nested, ", ")))
+		what = append(what, strings.Join(e.Nested, "; ")+" (an index inside the index: use the nested index, by digest, as the base)")
 	}
 	if len(what) == 0 {
 		what = []string{"no image manifests"}
@@ -68,7 +69,9 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch lambda.Arch) (v1.Image
 	perr := &PlatformError{Arch: arch, Available: []string{}}
 	for _, d := range im.Manifests {
 		if d.MediaType.IsIndex() {
-			perr.Nested = append(perr.Nested, d.Digest.String())
+			// Not searched: which of several nested indexes is meant is the
+			// user's call. Say what is there instead of "none".
+			perr.Nested = append(perr.Nested, describeNestedIndex(idx, d))
 			continue
 		}
 		if !d.MediaType.IsImage() {
@@ -102,4 +105,34 @@ func SelectPlatform(idx v1.ImageIndex, img v1.Image, arch lambda.Arch) (v1.Image
 	}
 	sort.Strings(perr.Available)
 	return nil, perr
+}
+
+// describeNestedIndex says what a nested index holds: "a nested index
+// sha256:… with linux/amd64, linux/arm64".
+func describeNestedIndex(idx v1.ImageIndex, d v1.Descriptor) string {
+	s := "a nested index " + d.Digest.String()
+	sub, err := idx.ImageIndex(d.Digest)
+	if err != nil {
+		return s + " (unreadable: " + err.Error() + ")"
+	}
+	im, err := sub.IndexManifest()
+	if err != nil {
+		return s + " (unreadable: " + err.Error() + ")"
+	}
+	var plats []string
+	for _, m := range im.Manifests {
+		switch {
+		case m.MediaType.IsIndex():
+			plats = append(plats, "another nested index")
+		case m.Platform == nil:
+			plats = append(plats, "an image without a platform")
+		case m.Platform.OS != "unknown":
+			plats = append(plats, lambda.PlatformString(m.Platform))
+		}
+	}
+	if len(plats) == 0 {
+		return s + " with no images"
+	}
+	sort.Strings(plats)
+	return s + " with " + strings.Join(slices.Compact(plats), ", ")
 }

@@ -62,14 +62,20 @@ func TestSelectPlatform(t *testing.T) {
 	require.Error(t, err)
 }
 
-// A nested index is named as such, not reported as "no platforms".
+// A nested index is named as such, with what it holds, not reported as
+// "available: none" (issue 16 defect 10a).
 func TestSelectPlatformNestedIndex(t *testing.T) {
-	inner, err := basegen.Index()
+	inner := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: baseImage(t, "x86_64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: baseImage(t, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+	)
+	innerDigest, err := inner.Digest()
 	require.NoError(t, err)
 	outer := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: inner})
 	_, err = SelectPlatform(outer, nil, lambda.X8664)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "1 nested index(es)")
+	assert.Contains(t, err.Error(), "a nested index "+innerDigest.String()+" with linux/amd64, linux/arm64/v8")
+	assert.Contains(t, err.Error(), "use the nested index, by digest, as the base")
 	assert.NotContains(t, err.Error(), "none")
 }
 

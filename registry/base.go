@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // LayoutPrefix marks a base reference that is an OCI image layout on disk.
@@ -95,10 +96,19 @@ func fetchLayoutBase(ref string) (*Base, error) {
 	if err != nil {
 		return nil, fmt.Errorf("base %q: %w", ref, err)
 	}
-	idx, err := lp.ImageIndex()
+	top, err := lp.ImageIndex()
 	if err != nil {
 		return nil, fmt.Errorf("base %q: %w", ref, err)
 	}
+	raw, err := top.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("base %q: reading index.json: %w", ref, err)
+	}
+	// Every blob below index.json is read through verifiedLayout, which
+	// checks it against its digest and size: go-containerregistry's
+	// layout reader does not.
+	vl := verifiedLayout{dir: path, path: lp}
+	idx := &layoutIndex{l: vl, raw: raw, mt: types.OCIImageIndex}
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("base %q: reading index.json: %w", ref, err)
@@ -110,9 +120,9 @@ func fetchLayoutBase(ref string) (*Base, error) {
 	b := &Base{Ref: ref}
 	switch {
 	case desc.MediaType.IsIndex():
-		b.Index, err = idx.ImageIndex(desc.Digest)
+		b.Index, err = vl.index(desc)
 	case desc.MediaType.IsImage():
-		b.Image, err = idx.Image(desc.Digest)
+		b.Image, err = vl.image(desc)
 	default:
 		err = fmt.Errorf("entry %s has media type %s, not an image or index", desc.Digest, desc.MediaType)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -235,11 +236,17 @@ func TestECRImmutableTag(t *testing.T) {
 
 func TestECRCredentialsNeverLogged(t *testing.T) {
 	e := startECR(t)
+	var mu sync.Mutex
 	var out strings.Builder
+	record := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.WriteString(strings.TrimSpace(s) + "\n")
+	}
 	opts := e.opts
 	opts.CreateRepository = true
-	opts.Progress = &out
-	opts.Logf = func(f string, a ...any) { out.WriteString(strings.TrimSpace(sprintf(f, a...)) + "\n") }
+	opts.Progress = func(ev ProgressEvent) { record(sprintf("%+v", ev)) }
+	opts.Logf = func(f string, a ...any) { record(sprintf(f, a...)) }
 	_, err := Push(context.Background(), testImage(t, 2), []string{e.fake.Host + "/fn:v1"}, opts)
 	require.NoError(t, err)
 	// And a failing run, whose errors are logged too.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	gcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -43,8 +42,14 @@ func TestIsRetryable(t *testing.T) {
 		{fmt.Errorf("patch: %w", syscall.ECONNRESET), true},
 		{fmt.Errorf("patch: %w", io.ErrUnexpectedEOF), true},
 		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{&net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, false},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "reg.invalid", IsNotFound: true}}, false},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "server misbehaving", Name: "reg.example", IsTemporary: true}}, true},
+		{fmt.Errorf("head: %w", context.Canceled), false},
 		{errors.New("tls: failed to verify certificate"), false},
 		{errors.New("manifest invalid"), false},
+		{errors.New(`Get "http://h/v2/": net/http: timeout awaiting response headers`), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.err.Error(), func(t *testing.T) {
@@ -53,7 +58,7 @@ func TestIsRetryable(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.False(t, retryable(ctx, Options{})(&transport.Error{StatusCode: 503}), "never after cancellation")
+	assert.False(t, retryable(ctx)(&transport.Error{StatusCode: 503}), "never after cancellation")
 }
 
 // uploadWatcher wraps a registry handler, recording the order of blob
@@ -146,52 +151,4 @@ func TestPushCancelledLeavesNoManifest(t *testing.T) {
 	u.mu.Lock()
 	assert.NotContains(t, u.events, "manifest")
 	u.mu.Unlock()
-}
-
-func TestProgressLines(t *testing.T) {
-	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
-	var out strings.Builder
-	p := newProgress(&out)
-	require.False(t, p.tty, "a strings.Builder is not a terminal")
-	b := p.start(d, 3<<20, false)
-	b.add(1 << 20)
-	line := b.line(b.started.Add(time.Second))
-	assert.Contains(t, line, "sha256:abababababab [")
-	assert.Contains(t, line, "1.0 MiB/3.0 MiB")
-	assert.Contains(t, line, "1.0 MiB/s")
-	assert.Contains(t, line, "ETA 2s")
-	b.done(StatusPushed)
-	p.start(d, 2048, true).done(StatusExists)
-	p.start(d, 10, false).done(StatusMounted)
-	p.close()
-	assert.Equal(t, "sha256:abababababab pushed 3.0 MiB\n"+
-		"sha256:abababababab (config) already present 2.0 KiB\n"+
-		"sha256:abababababab mounted 10 B\n", out.String())
-
-	// Quiet: a nil progress and its nil bars ignore every call.
-	var q *progress
-	qb := q.start(d, 1, false)
-	qb.restart()
-	qb.add(1)
-	qb.done(StatusPushed)
-	q.close()
-}
-
-func TestProgressTerminalRedraw(t *testing.T) {
-	var out strings.Builder
-	p := &progress{w: &out, tty: true} // as newProgress makes it for a terminal, minus the ticker
-	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("cd", 32)}
-	b1 := p.start(d, 100, false)
-	p.start(d, 50, true)
-	b1.add(50)
-	p.redraw()
-	first := out.String()
-	assert.Equal(t, 2, strings.Count(first, "\r\x1b[K"), "one cleared line per blob")
-	assert.NotContains(t, first, "\x1b[2A", "nothing to move over yet")
-	assert.Contains(t, first, "50 B/100 B")
-	b1.done(StatusPushed)
-	out.Reset()
-	p.redraw()
-	assert.True(t, strings.HasPrefix(out.String(), "\x1b[2A"), "moves back up over the previous block")
-	assert.Contains(t, out.String(), "sha256:cdcdcdcdcdcd pushed 100 B")
 }

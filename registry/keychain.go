@@ -56,7 +56,11 @@ func (k *keychain) resolve(ctx context.Context, host string, r authn.Resource) (
 		return nil, err
 	}
 	if !isECR {
-		return authn.Resolve(ctx, authn.DefaultKeychain, r)
+		a, err := authn.Resolve(ctx, authn.DefaultKeychain, r)
+		if err != nil {
+			return nil, credHelperError(host, err)
+		}
+		return a, nil
 	}
 	user, pass, err := k.aws.ecrToken(ctx, host, t)
 	if err != nil {

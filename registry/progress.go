@@ -1,158 +1,130 @@
 package registry
 
 import (
-	"fmt"
-	"io"
-	"strings"
 	"sync"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/term"
 )
 
-// progress reports blob uploads: on a terminal, one redrawn bar per blob
-// (bytes/s, ETA); otherwise one line per finished blob, which reads well in
-// CI logs. A nil *progress (quiet) ignores every call.
+// ProgressStatus is where one blob's upload stands.
+type ProgressStatus string
+
+// Progress statuses. The last event for a blob is one of Pushed, Exists,
+// Mounted or Failed.
+const (
+	// ProgressStarted: the blob's upload began (existence check first).
+	ProgressStarted ProgressStatus = "started"
+	// ProgressRunning: bytes were sent; Done says how many.
+	ProgressRunning ProgressStatus = "progress"
+	// ProgressPushed, ProgressExists, ProgressMounted: done, as
+	// BlobStatus.Status says.
+	ProgressPushed  ProgressStatus = StatusPushed
+	ProgressExists  ProgressStatus = StatusExists
+	ProgressMounted ProgressStatus = StatusMounted
+	// ProgressRetrying: an attempt failed (Err) and another follows;
+	// Done starts again from 0.
+	ProgressRetrying ProgressStatus = "retrying"
+	// ProgressFailed: the blob was not uploaded (Err says why).
+	ProgressFailed ProgressStatus = "failed"
+)
+
+// ProgressEvent is one step of one blob's upload. The library draws
+// nothing: the caller renders these (the CLI draws bars on a terminal).
+type ProgressEvent struct {
+	Digest v1.Hash
+	// Size is the blob's (compressed) size.
+	Size int64
+	// Done is the bytes sent so far in the current attempt.
+	Done int64
+	// Status is the step.
+	Status ProgressStatus
+	// Config marks the image config blob.
+	Config bool
+	// Err is the failure, for ProgressRetrying and ProgressFailed.
+	Err error
+}
+
+// progressStep is how many bytes pass between two ProgressRunning events
+// of one blob, so a multi-GB layer does not make a call per read.
+const progressStep = 256 << 10
+
+// progress hands events to the caller's function one at a time, so it
+// needs no locking of its own. A nil *progress (no function, or Quiet)
+// ignores every call.
 type progress struct {
-	w   io.Writer
-	tty bool
-
-	mu    sync.Mutex
-	bars  []*bar
-	drawn int // lines drawn last time (tty), to move the cursor back up
-
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu sync.Mutex
+	fn func(ProgressEvent)
 }
 
-func newProgress(w io.Writer) *progress {
-	if w == nil {
+func newProgress(fn func(ProgressEvent)) *progress {
+	if fn == nil {
 		return nil
 	}
-	p := &progress{w: w, tty: isTerminal(w)}
-	if p.tty {
-		p.stop = make(chan struct{})
-		p.wg.Add(1)
-		go p.loop()
-	}
-	return p
+	return &progress{fn: fn}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Fd() uintptr })
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func (p *progress) loop() {
-	defer p.wg.Done()
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			p.mu.Lock()
-			p.redraw()
-			p.mu.Unlock()
-		}
-	}
-}
-
-func (p *progress) close() {
-	if p == nil {
-		return
-	}
-	if p.tty {
-		close(p.stop)
-		p.wg.Wait()
-		p.mu.Lock()
-		p.redraw()
-		p.mu.Unlock()
-	}
-}
-
-// redraw rewrites the whole block of bars in place (caller holds mu).
-func (p *progress) redraw() {
-	var b strings.Builder
-	if p.drawn > 0 {
-		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
-	}
-	now := time.Now()
-	for _, br := range p.bars {
-		b.WriteString("\r\x1b[K")
-		b.WriteString(br.line(now))
-		b.WriteByte('\n')
-	}
-	p.drawn = len(p.bars)
-	_, _ = io.WriteString(p.w, b.String())
-}
-
-// wrapLogf serialises f with the progress output. On a terminal the bar
-// block is cleared first and redrawn below the log line on the next tick.
-func (p *progress) wrapLogf(f func(string, ...any)) func(string, ...any) {
-	if f == nil {
-		return nil
-	}
-	mu := &sync.Mutex{}
-	if p != nil {
-		mu = &p.mu
-	}
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p != nil && p.tty && p.drawn > 0 {
-			fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
-			p.drawn = 0
-		}
-		f(format, args...)
-	}
+func (p *progress) emit(e ProgressEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fn(e)
 }
 
 func (p *progress) start(d v1.Hash, size int64, config bool) *bar {
 	if p == nil {
 		return nil
 	}
-	b := &bar{p: p, digest: d, size: size, config: config, started: time.Now()}
-	if p.tty {
-		p.mu.Lock()
-		p.bars = append(p.bars, b)
-		p.mu.Unlock()
-	}
+	b := &bar{p: p, digest: d, size: size, config: config}
+	b.send(ProgressStarted, 0, nil)
 	return b
 }
 
 // bar is one blob's progress. Methods are safe on a nil *bar.
 type bar struct {
-	p       *progress
-	digest  v1.Hash
-	size    int64
-	config  bool
-	started time.Time
+	p      *progress
+	digest v1.Hash
+	size   int64
+	config bool
 
-	mu     sync.Mutex
-	n      int64
-	status string // "" while running
+	mu   sync.Mutex
+	n    int64
+	sent int64 // n at the last ProgressRunning event
 }
 
+func (b *bar) send(s ProgressStatus, done int64, err error) {
+	b.p.emit(ProgressEvent{Digest: b.digest, Size: b.size, Done: done, Status: s, Config: b.config, Err: err})
+}
+
+// restart begins a new attempt's count.
 func (b *bar) restart() {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
-	b.n = 0
-	b.started = time.Now()
+	b.n, b.sent = 0, 0
 	b.mu.Unlock()
 }
 
 func (b *bar) add(n int64) {
-	if b == nil {
+	if b == nil || n == 0 {
 		return
 	}
 	b.mu.Lock()
 	b.n += n
+	cur := b.n
+	due := cur-b.sent >= progressStep || cur >= b.size
+	if due {
+		b.sent = cur
+	}
 	b.mu.Unlock()
+	if due {
+		b.send(ProgressRunning, cur, nil)
+	}
+}
+
+func (b *bar) retrying(err error) {
+	if b != nil {
+		b.send(ProgressRetrying, 0, err)
+	}
 }
 
 func (b *bar) done(status string) {
@@ -162,82 +134,21 @@ func (b *bar) done(status string) {
 	if status == "" {
 		status = StatusExists
 	}
-	b.finish(status)
-}
-
-func (b *bar) fail() {
-	if b != nil {
-		b.finish("failed")
+	done := b.size
+	if status != StatusPushed {
+		b.mu.Lock()
+		done = b.n
+		b.mu.Unlock()
 	}
+	b.send(ProgressStatus(status), done, nil)
 }
 
-func (b *bar) finish(status string) {
+func (b *bar) fail(err error) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
-	b.status = status
+	n := b.n
 	b.mu.Unlock()
-	if !b.p.tty {
-		b.p.mu.Lock()
-		_, _ = fmt.Fprintln(b.p.w, b.line(time.Now()))
-		b.p.mu.Unlock()
-	}
-}
-
-func (b *bar) label() string {
-	s := b.digest.String()
-	if len(s) > 19 {
-		s = s[:19] // "sha256:" + 12 hex, like docker
-	}
-	if b.config {
-		s += " (config)"
-	}
-	return s
-}
-
-func (b *bar) line(now time.Time) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch b.status {
-	case StatusPushed:
-		return fmt.Sprintf("%s pushed %s", b.label(), humanBytes(b.size))
-	case StatusExists:
-		return fmt.Sprintf("%s already present %s", b.label(), humanBytes(b.size))
-	case StatusMounted:
-		return fmt.Sprintf("%s mounted %s", b.label(), humanBytes(b.size))
-	case "failed":
-		return fmt.Sprintf("%s failed after %s of %s", b.label(), humanBytes(b.n), humanBytes(b.size))
-	}
-	const width = 30
-	frac := 0.0
-	if b.size > 0 {
-		frac = float64(b.n) / float64(b.size)
-	}
-	if frac > 1 {
-		frac = 1
-	}
-	fill := int(frac * width)
-	el := now.Sub(b.started).Seconds()
-	rate := 0.0
-	if el > 0 {
-		rate = float64(b.n) / el
-	}
-	eta := "--"
-	if rate > 0 {
-		eta = (time.Duration(float64(b.size-b.n)/rate) * time.Second).Round(time.Second).String()
-	}
-	return fmt.Sprintf("%s [%s%s] %s/%s %s/s ETA %s", b.label(),
-		strings.Repeat("=", fill), strings.Repeat(" ", width-fill),
-		humanBytes(b.n), humanBytes(b.size), humanBytes(int64(rate)), eta)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	b.send(ProgressFailed, n, err)
 }

@@ -61,11 +61,7 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 		return nil, fmt.Errorf("push: %w", err)
 	}
 
-	// Progress and log lines come from many goroutines, usually onto the
-	// same stderr: one lock orders them (and keeps bars below log lines).
-	prog := newProgress(opts.progressWriter())
-	defer prog.close()
-	opts.Logf = prog.wrapLogf(opts.Logf)
+	prog := newProgress(opts.progressFunc())
 
 	kc := opts.Keychain
 	aws := &awsClients{}
@@ -76,11 +72,7 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 	}
 	opts.Keychain = kc
 	obs := newBlobObserver(baseTransport(opts))
-	ro, err := remoteOptions(ctx, opts, obs)
-	if err != nil {
-		return nil, err
-	}
-	pusher, err := remote.NewPusher(ro...)
+	pusher, err := remote.NewPusher(pushOptions(ctx, opts, obs)...)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
@@ -96,15 +88,17 @@ func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*Push
 				return nil, err
 			}
 		}
-		if err := uploadBlobs(ctx, pusher, repo, blobs, opts.jobs(), prog, obs); err != nil {
+		if err := uploadBlobs(ctx, pusher, repo, blobs, opts, prog, obs); err != nil {
 			return nil, err
 		}
 		dref := repo.Digest(digest.String())
-		if err := pusher.Push(ctx, dref, img); err != nil {
+		err = withRetries(ctx, opts, "manifest "+dref.String(), nil, func() error { return pusher.Push(ctx, dref, img) })
+		if err != nil {
 			return nil, classify("pushing manifest to", dref.String(), err)
 		}
 		for _, tag := range byRepo[repo] {
-			if err := pusher.Push(ctx, tag, img); err != nil {
+			err := withRetries(ctx, opts, "tag "+tag.String(), nil, func() error { return pusher.Push(ctx, tag, img) })
+			if err != nil {
 				return nil, classifyTagError(tag, dref, err)
 			}
 		}
@@ -175,17 +169,25 @@ func imageBlobs(img v1.Image) ([]blob, error) {
 
 // uploadBlobs pushes every blob through the shared pusher, Jobs at a time.
 // The pusher dedupes by digest, checks existence and mounts
-// remote.MountableLayer blobs from their source repository.
-func uploadBlobs(ctx context.Context, p *remote.Pusher, repo name.Repository, blobs []blob, jobs int, prog *progress, obs *blobObserver) error {
+// remote.MountableLayer blobs from their source repository. The first blob
+// that fails for good cancels gctx: queued blobs never start, and blobs
+// waiting to retry stop waiting.
+func uploadBlobs(ctx context.Context, p *remote.Pusher, repo name.Repository, blobs []blob, opts Options, prog *progress, obs *blobObserver) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
+	g.SetLimit(opts.jobs())
 	for _, b := range blobs {
 		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
 			bar := prog.start(b.digest, b.size, b.config)
-			err := p.Upload(gctx, repo, withProgress(b.layer, bar))
+			err := withRetries(gctx, opts, "blob "+b.digest.String(), bar.retrying, func() error {
+				return p.Upload(gctx, repo, withProgress(b.layer, bar))
+			})
 			if err != nil {
-				bar.fail()
-				return classify("uploading blob "+b.digest.String()+" to", repo.String(), err)
+				err = classify("uploading blob "+b.digest.String()+" to", repo.String(), err)
+				bar.fail(err)
+				return err
 			}
 			bar.done(obs.status(repo.RepositoryStr(), b.digest.String()))
 			return nil

@@ -44,8 +44,8 @@ func TestPushInProcess(t *testing.T) {
 	img, err := mutate.AppendLayers(base, code)
 	require.NoError(t, err)
 
-	var progress strings.Builder
-	res, err := Push(ctx, img, []string{host + "/fn:v1", host + "/fn:latest"}, Options{Progress: &progress})
+	var events []ProgressEvent
+	res, err := Push(ctx, img, []string{host + "/fn:v1", host + "/fn:latest"}, Options{Progress: func(e ProgressEvent) { events = append(events, e) }})
 	require.NoError(t, err)
 	d, err := img.Digest()
 	require.NoError(t, err)
@@ -54,7 +54,13 @@ func TestPushInProcess(t *testing.T) {
 	require.Len(t, res.Layers, 5) // 4 layers + config
 	assert.Equal(t, map[string]int{StatusPushed: 5}, statuses(res))
 	assert.True(t, res.Layers[4].Config)
-	assert.Equal(t, 5, strings.Count(progress.String(), " pushed "), progress.String())
+	pushed := 0
+	for _, e := range events {
+		if e.Status == ProgressPushed {
+			pushed++
+		}
+	}
+	assert.Equal(t, 5, pushed, "%+v", events)
 
 	for _, tag := range []string{"v1", "latest"} {
 		got, err := remote.Image(must(name.ParseReference(host + "/fn:" + tag)))

@@ -14,6 +14,9 @@
 // Errors: *Error with Kind one of ErrRepositoryNotFound, ErrUnauthorized,
 // ErrTagImmutable (PushedRef set), ErrNoCredentials, ErrExpiredCredentials,
 // ErrAccessDenied, ErrBaseNotFound; match with errors.Is, read with errors.As.
+// Also plain sentinels: ErrCredentialHelper (a docker credential helper
+// failed; its output is never shown) and ErrDigestMismatch (a layout blob
+// does not match its digest).
 //
 // Tests reach a stand-in ECR (internal/fakeecr) through the SDK's endpoint
 // settings (AWS_ENDPOINT_URL_ECR) and Options.RegistryAuth = AuthECR.

@@ -56,6 +56,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 				return err
 			}
 			opts.Registry = push.options(a)
+			defer push.pushed()
 			res, pub, err := build.Publish(cmd.Context(), spec, push.record(out.publisher(opts.Registry, a)), opts)
 			if err != nil {
 				return out.flagError(err)

@@ -153,6 +153,7 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 		NewName: f.createFunction, ConfigFile: f.emitConfig, CreateFunction: f.createFunction != "",
 	}
 	opts := build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a), Registry: f.push.options(a)}
+	defer f.push.pushed()
 	res, err := migrate.Run(ctx, req, f.push.record(f.out.publisher(opts.Registry, a)), opts)
 	if err != nil {
 		return f.out.flagError(err)

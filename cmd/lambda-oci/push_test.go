@@ -68,7 +68,9 @@ func TestPushFlagsOptions(t *testing.T) {
 			require.NoError(t, f.validate())
 			var stderr bytes.Buffer
 			got := f.options(&app{stderr: &stderr, getenv: func(k string) string { return tt.env[k] }})
-			assert.Equal(t, &stderr, got.Progress)
+			require.NotNil(t, got.Progress, "progress is drawn on stderr")
+			got.Progress(registry.ProgressEvent{Size: 10, Status: registry.ProgressPushed})
+			assert.Contains(t, stderr.String(), " pushed 10 B")
 			assert.Nil(t, got.Logf, "silent unless --verbose")
 			got.Progress = nil
 			assert.Equal(t, tt.want, got)

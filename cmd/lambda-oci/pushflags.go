@@ -20,6 +20,9 @@ type pushFlags struct {
 	imageRefs        string
 	quiet            bool
 	verbose          bool
+
+	// progress draws the push's events; set by options.
+	progress *progressRenderer
 }
 
 func (f *pushFlags) bind(fs *pflag.FlagSet) {
@@ -56,9 +59,10 @@ func (f *pushFlags) options(a *app) registry.Options {
 		CreateRepository: f.createRepository,
 		RegistryAuth:     f.registryAuth,
 		Region:           f.region,
-		Progress:         a.stderr,
 		Quiet:            f.quiet,
 	}
+	f.progress = newProgressRenderer(a.stderr)
+	o.Progress = f.progress.event
 	if f.retries == 0 {
 		o.Retries = -1 // the flag's 0 means none; the library's 0 means default
 	}
@@ -69,11 +73,16 @@ func (f *pushFlags) options(a *app) registry.Options {
 		}
 	}
 	if f.verbose {
-		o.Logf = func(format string, args ...any) {
-			fmt.Fprintf(a.stderr, "lambda-oci: "+format+"\n", args...)
-		}
+		o.Logf = f.progress.logf
 	}
 	return o
+}
+
+// pushed finishes the progress display once a push has returned.
+func (f *pushFlags) pushed() {
+	if f.progress != nil {
+		f.progress.wait()
+	}
 }
 
 // record adds the --image-refs file for later CI steps to the publisher.
