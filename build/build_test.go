@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -935,4 +936,53 @@ func TestBuildRefusesDeclaredSizesBeforeConverting(t *testing.T) {
 	entries, err := os.ReadDir(cache)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing converted, nothing listed")
+}
+
+// Issue 16 #3: a base read from an OCI layout is verified, whatever its
+// source: a layer blob whose bytes do not match its digest (same size, or
+// longer) refuses the build, naming the digest, instead of going into the
+// output as if genuine.
+func TestBuildVerifiesLayoutBaseBlobs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt func([]byte) []byte
+	}{
+		{"same size", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }},
+		{"longer", func(b []byte) []byte { return append(b, 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "base")
+			require.NoError(t, os.CopyFS(dir, os.DirFS("../testdata/base")))
+			idx, err := layout.ImageIndexFromPath(dir)
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			sub, err := idx.ImageIndex(im.Manifests[0].Digest)
+			var img v1.Image
+			if err == nil {
+				sm, err := sub.IndexManifest()
+				require.NoError(t, err)
+				img, err = sub.Image(sm.Manifests[0].Digest)
+				require.NoError(t, err)
+			} else {
+				img, err = idx.Image(im.Manifests[0].Digest)
+				require.NoError(t, err)
+			}
+			m, err := img.Manifest()
+			require.NoError(t, err)
+			bad := m.Layers[0].Digest
+			p := filepath.Join(dir, "blobs", bad.Algorithm, bad.Hex)
+			require.NoError(t, os.Chmod(p, 0o644))
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(p, tc.corrupt(b), 0o644))
+
+			spec := Spec{Base: "oci:" + dir + ":latest", Arch: "x86_64", Handler: "app.handler",
+				Layers: []Source{{Path: "../testdata/demo/layer.zip"}}, Code: Source{Path: "../testdata/demo/code"}, Created: fixedTime}
+			_, err = Build(context.Background(), spec, Options{})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), bad.String())
+			assert.Contains(t, err.Error(), "does not match")
+		})
+	}
 }

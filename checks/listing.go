@@ -92,13 +92,23 @@ func (e *DigestMismatchError) Error() string {
 // compression (gzip, zstd or none, by magic number, not by media type),
 // measures and hashes the tar stream and lists every entry with the first
 // bytes of regular files (for ELF headers). Cancelling ctx stops it.
-func ReadLayer(ctx context.Context, l v1.Layer) (*Listing, error) {
+func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
 	rc, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 1<<16)
+	defer func() {
+		// A blob that fails to decode may simply not be the blob its digest
+		// names: read it to the end, where a verifying reader (layouts,
+		// registries) says so, and report that cause instead.
+		if err != nil && ctx.Err() == nil {
+			if _, derr := io.Copy(io.Discard, br); derr != nil {
+				err = fmt.Errorf("%w (decoding it: %v)", derr, err)
+			}
+		}
+	}()
 	magic, _ := br.Peek(4)
 	out := &Listing{Version: listingVersion}
 	var tarStream io.Reader
