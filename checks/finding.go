@@ -30,7 +30,9 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 
 // Rule ids: stable, for JSON consumers and for turning rules off.
 const (
+	RuleIndex             = "index"
 	RuleMediaType         = "media-type"
+	RuleForeignLayer      = "foreign-layer"
 	RuleUncompressedLayer = "uncompressed-layer"
 	RuleZstdLayer         = "zstd-layer"
 	RuleDiffIDs           = "diff-ids"
@@ -44,6 +46,7 @@ const (
 	RuleNoEntrypoint      = "no-entrypoint"
 	RuleEntrypoint        = "entrypoint"
 	RulePlatform          = "platform"
+	RuleLayerLayout       = "layer-layout"
 )
 
 // Finding is one rule's verdict on one subject of an image.
