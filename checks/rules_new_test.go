@@ -115,4 +115,3 @@ func TestIndexSelect(t *testing.T) {
 		})
 	}
 }
-
