@@ -28,9 +28,24 @@ func (s Severity) String() string {
 // MarshalText renders the severity in JSON as "error" or "warning".
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads "error" or "warning" back.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = Refuse
+	case "warning":
+		*s = Warn
+	default:
+		return fmt.Errorf("severity %q: want error or warning", b)
+	}
+	return nil
+}
+
 // Rule ids: stable, for JSON consumers and for turning rules off.
 const (
+	RuleIndex             = "index"
 	RuleMediaType         = "media-type"
+	RuleForeignLayer      = "foreign-layer"
 	RuleUncompressedLayer = "uncompressed-layer"
 	RuleZstdLayer         = "zstd-layer"
 	RuleDiffIDs           = "diff-ids"
@@ -44,6 +59,7 @@ const (
 	RuleNoEntrypoint      = "no-entrypoint"
 	RuleEntrypoint        = "entrypoint"
 	RulePlatform          = "platform"
+	RuleLayerLayout       = "layer-layout"
 )
 
 // Finding is one rule's verdict on one subject of an image.

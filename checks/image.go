@@ -16,6 +16,9 @@ type Origin string
 const (
 	Base  Origin = "base"
 	Added Origin = "added"
+	// Own: a layer of an image checked as it is (check, fix), with no
+	// base to excuse its faults.
+	Own Origin = "image"
 )
 
 // Layer is one layer of the image under check: what the manifest and
@@ -43,6 +46,9 @@ type Image struct {
 	ManifestSize int64
 	Config       *v1.ConfigFile
 	Layers       []Layer
+	// Index is the index this manifest was picked from, when the
+	// reference named one (Lambda refuses indexes).
+	Index *Index
 }
 
 // View is the merged file tree of the image's layers.
@@ -88,8 +94,8 @@ type rule func(c *check) []Finding
 // Lambda refuses at deploy first, then what fails at invoke, then advice.
 func rules() []rule {
 	return []rule{
-		mediaTypes, compression, diffIDs, parentDirs, hardLinks, size,
-		platform, handler, architecture, permissions, entrypoint, manifestSize,
+		indexRule, mediaTypes, foreignLayers, compression, diffIDs, parentDirs, hardLinks, size,
+		platform, handler, architecture, permissions, entrypoint, layerLayout, manifestSize,
 	}
 }
 

@@ -93,45 +93,23 @@ func (e *DigestMismatchError) Error() string {
 // measures and hashes the tar stream and lists every entry with the first
 // bytes of regular files (for ELF headers). Cancelling ctx stops it.
 func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
-	rc, err := l.Compressed()
+	rc, comp, err := OpenLayer(l)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 1<<16)
 	defer func() {
 		// A blob that fails to decode may simply not be the blob its digest
 		// names: read it to the end, where a verifying reader (layouts,
 		// registries) says so, and report that cause instead.
-		if err != nil && ctx.Err() == nil {
-			if _, derr := io.Copy(io.Discard, br); derr != nil {
+		if s, ok := rc.(*stack); ok && err != nil && ctx.Err() == nil {
+			if _, derr := io.Copy(io.Discard, s.raw); derr != nil {
 				err = fmt.Errorf("%w (decoding it: %v)", derr, err)
 			}
 		}
 	}()
-	magic, _ := br.Peek(4)
-	out := &Listing{Version: listingVersion}
-	var tarStream io.Reader
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		// klauspost's inflater is about twice the standard library's speed:
-		// AWS base layers are hundreds of MB.
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		out.Compression, tarStream = Gzip, zr
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		defer zr.Close()
-		out.Compression, tarStream = Zstd, zr
-	default:
-		out.Compression, tarStream = Plain, br
-	}
+	out := &Listing{Version: listingVersion, Compression: comp}
+	tarStream := io.Reader(rc)
 	h := sha256.New()
 	cr := &countingReader{r: tarStream, h: h}
 	tr := tar.NewReader(cr)
@@ -168,6 +146,59 @@ func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
 	out.DiffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	return out, nil
 }
+
+// OpenLayer opens a layer blob's tar stream, decompressed according to
+// what the bytes are (gzip, zstd or none, by magic number), not what the
+// media type says.
+func OpenLayer(l v1.Layer) (io.ReadCloser, Compression, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, "", err
+	}
+	br := bufio.NewReaderSize(rc, 1<<16)
+	magic, _ := br.Peek(4)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		// klauspost's inflater is about twice the standard library's speed:
+		// AWS base layers are hundreds of MB.
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, "", fmt.Errorf("gzip: %w", err)
+		}
+		return &stack{Reader: zr, raw: br, closers: []io.Closer{zr, rc}}, Gzip, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, "", fmt.Errorf("zstd: %w", err)
+		}
+		return &stack{Reader: zr, raw: br, closers: []io.Closer{closerFunc(func() error { zr.Close(); return nil }), rc}}, Zstd, nil
+	}
+	return &stack{Reader: br, raw: br, closers: []io.Closer{rc}}, Plain, nil
+}
+
+// stack is a decompressing reader over a blob: closing it closes both.
+type stack struct {
+	io.Reader
+	// raw is the compressed blob, for reading it to its end.
+	raw     io.Reader
+	closers []io.Closer
+}
+
+func (s *stack) Close() error {
+	var first error
+	for _, c := range s.closers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 type countingReader struct {
 	r io.Reader

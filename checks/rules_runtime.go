@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"archive/tar"
 	"debug/elf"
 	"fmt"
 	"path"
@@ -123,7 +124,7 @@ func architecture(c *check) []Finding {
 		bad[o] = append(bad[o], fmt.Sprintf("%s (%s)", p, lambda.MachineName(elf.Machine(n.Machine))))
 	})
 	var out []Finding
-	for _, o := range []Origin{Added, Base} {
+	for _, o := range []Origin{Added, Own, Base} {
 		files := bad[o]
 		if len(files) == 0 {
 			continue
@@ -143,42 +144,71 @@ func architecture(c *check) []Finding {
 	return out
 }
 
-// functionRoots are where Lambda's unprivileged user must read everything:
+// FunctionRoots are where Lambda's unprivileged user must read everything:
 // the layers, the task root and the runtime.
-func (c *check) functionRoots() []string {
-	return []string{lambda.OptDir, c.taskRoot, path.Dir(lambda.RuntimeBootstrap)}
+func FunctionRoots(taskRoot string) []string {
+	return []string{lambda.OptDir, taskRoot, path.Dir(lambda.RuntimeBootstrap)}
+}
+
+// Readable reports whether Lambda's non-root user can use an entry: files
+// readable by others, directories readable and searchable. Other types
+// (symlinks, devices) are not judged.
+func Readable(e Entry) bool {
+	switch e.Type {
+	case tar.TypeDir:
+		return e.Mode&0o005 == 0o005
+	case tar.TypeReg, tar.TypeRegA:
+		return e.Mode&0o004 != 0
+	}
+	return true
+}
+
+// Unreadable returns, per layer (0-based), the absolute paths of the merged
+// view that Lambda's non-root user cannot read: under the function roots,
+// and the entrypoint itself, which must also be executable by others.
+func Unreadable(img *Image, taskRoot string) map[int][]string {
+	roots := FunctionRoots(taskRoot)
+	ep := ""
+	if img.Config != nil && len(img.Config.Config.Entrypoint) > 0 {
+		ep = path.Clean(img.Config.Config.Entrypoint[0])
+	}
+	bad := map[int][]string{}
+	img.View().Walk(func(p string, n Node) {
+		under := false
+		for _, r := range roots {
+			under = under || hasPrefixDir(p, r)
+		}
+		switch {
+		case p == ep && (n.Type == tar.TypeReg || n.Type == tar.TypeRegA) && n.Mode&0o005 != 0o005:
+			bad[n.Layer] = append(bad[n.Layer], p)
+		case under && !Readable(n.Entry):
+			bad[n.Layer] = append(bad[n.Layer], p)
+		}
+	})
+	return bad
 }
 
 // permissions: Lambda runs the function as a non-root user, so every file it
 // may load must be readable by others and every directory searchable.
 func permissions(c *check) []Finding {
-	roots := c.functionRoots()
-	bad := map[int][]string{}
-	c.view.Walk(func(p string, n Node) {
-		under := false
-		for _, r := range roots {
-			under = under || p == r || strings.HasPrefix(p, r+"/")
-		}
-		if !under {
-			return
-		}
-		switch {
-		case n.IsDir() && n.Mode&0o005 != 0o005:
-			bad[n.Layer] = append(bad[n.Layer], fmt.Sprintf("%s/ (%04o)", p, n.Mode))
-		case n.Type == '0' || n.Type == 0:
-			if n.Mode&0o004 == 0 {
-				bad[n.Layer] = append(bad[n.Layer], fmt.Sprintf("%s (%04o)", p, n.Mode))
-			}
-		}
-	})
+	bad := Unreadable(c.img, c.taskRoot)
 	layers := make([]int, 0, len(bad))
 	for l := range bad {
 		layers = append(layers, l)
 	}
 	sort.Ints(layers)
+	view := c.view
 	var out []Finding
 	for _, l := range layers {
-		ps := bad[l]
+		var ps []string
+		for _, p := range bad[l] {
+			n, _ := view.Lookup(p)
+			if n.IsDir() {
+				ps = append(ps, fmt.Sprintf("%s/ (%04o)", p, n.Mode))
+			} else {
+				ps = append(ps, fmt.Sprintf("%s (%04o)", p, n.Mode))
+			}
+		}
 		out = append(out, c.layerFinding(l, Finding{Rule: RulePermissions, Severity: Refuse, LambdaError: lambdaPermission, Path: firstPath(ps),
 			Message: fmt.Sprintf("%d path(s) Lambda's non-root user cannot read:%s", len(ps), listPaths(ps)),
 			Hint:    "make files 0644 (0755 if executable) and directories 0755"}))

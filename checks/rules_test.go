@@ -28,7 +28,7 @@ func digestOf(c byte) v1.Hash {
 func goodImage() *Image {
 	base := listing(dir("var"), dir("var/lang"), dir("var/lang/bin"), file("var/lang/bin/python3.12"),
 		dir("var/runtime"), Entry{Path: "var/runtime/bootstrap", Type: tar.TypeReg, Mode: 0o755},
-		file("lambda-entrypoint.sh"), dir("opt"))
+		Entry{Path: "lambda-entrypoint.sh", Type: tar.TypeReg, Mode: 0o755}, dir("opt"))
 	base.DiffID, base.UncompressedSize = digestOf('1'), 1000
 	code := listing(dir("var"), dir("var/task"), file("var/task/app.py"))
 	code.DiffID, code.UncompressedSize = digestOf('2'), 100

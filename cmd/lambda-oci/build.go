@@ -43,17 +43,17 @@ disk). With --runtime the base is the AWS image for that runtime (see
 selects the handler check.
 
 stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda.OptDir, humanize.IBytes(uint64(lambda.MaxImageSize))),
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, opts, err := f.spec(a)
 			if err != nil {
-				return err
+				return usage(err)
 			}
 			if err := out.validate(); err != nil {
-				return err
+				return usage(err)
 			}
 			if err := push.validate(); err != nil {
-				return err
+				return usage(err)
 			}
 			opts.Registry = push.options(a)
 			defer push.pushed()

@@ -261,7 +261,10 @@ func TestBuildRefusals(t *testing.T) {
 				args = append(args, "--oci-layout", lay, "--tarball", tb, "--tag", tag)
 			}
 			code, stdout, stderr := runCmd(t, cacheEnv(t), args...)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, wantCode(tc.name, map[string]int{
+				"no output": exitUsage, "bad arch": exitUsage, "no base": exitUsage, "no handler": exitUsage, "bad max size": exitUsage,
+				"over max size": exitNotReady, "one layer over max size": exitNotReady, "missing handler module": exitNotReady,
+			}), code)
 			assert.Empty(t, stdout)
 			for _, w := range tc.want {
 				assert.Contains(t, stderr, w)
@@ -286,7 +289,7 @@ func TestBuildRefusals(t *testing.T) {
 func TestBuildRuntimeWithBase(t *testing.T) {
 	code, _, stderr := runCmd(t, cacheEnv(t), "build", "--runtime", "nodejs22.x", "--base", fixtureBase,
 		"--code", demoCode, "--handler", "app.handler", "--oci-layout", filepath.Join(t.TempDir(), "o"))
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitNotReady, code)
 	assert.Contains(t, stderr, "/var/task/app.{js,mjs,cjs}")
 }
 
@@ -372,7 +375,7 @@ func TestInterruptedMessage(t *testing.T) {
 			a := &app{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
 			out := filepath.Join(t.TempDir(), "o")
 			code := run(ctx, demoArgs("--no-cache", "--oci-layout", out), a)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, exitInterrupted, code)
 			assert.Empty(t, stdout.String())
 			assert.Equal(t, tc.want, stderr.String()[strings.LastIndex(stderr.String(), "lambda-oci: "):])
 			assert.NoDirExists(t, out)
@@ -417,7 +420,7 @@ func TestBuildRefusesBadOutputPaths(t *testing.T) {
 				args = append(args, strings.ReplaceAll(a, "DIR", dir))
 			}
 			code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs(args...)...)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, exitUsage, code, "an output that cannot be written is a usage error")
 			assert.Empty(t, stdout)
 			for _, w := range tc.want {
 				assert.Contains(t, stderr, strings.ReplaceAll(w, "DIR", dir))
@@ -498,7 +501,7 @@ func TestBuildFailedPushUndoesLocalOutputs(t *testing.T) {
 		before := listTree(t, dir)
 		code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", filepath.Join(dir, "new", "t1"),
 			"--tarball", filepath.Join(dir, "t2.tar"), "--tag", tag)...)
-		assert.Equal(t, 1, code)
+		assert.Equal(t, exitAuth, code)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, "wrote OCI layout", "the layout was written before the push failed")
 		assert.Contains(t, stderr, "DENIED")
@@ -516,7 +519,7 @@ func TestBuildFailedPushUndoesLocalOutputs(t *testing.T) {
 
 		code, _, stderr = runCmd(t, cacheEnv(t), demoArgs("--env", "CHANGED=1", "--oci-layout", lay,
 			"--tarball", filepath.Join(dir, "t2.tar"), "--tag", tag)...)
-		assert.Equal(t, 1, code)
+		assert.Equal(t, exitAuth, code)
 		assert.Contains(t, stderr, "wrote OCI layout")
 		assert.Equal(t, before, listTree(t, dir), "the layout holds exactly what it held (index.json restored, new blobs removed); the replaced tarball is removed")
 		layoutImage(t, lay, defaultImageName)
@@ -533,7 +536,7 @@ func TestBuildRefusesFakeLayout(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(lay, "oci-layout"), nil, 0o644))
 	before := listTree(t, dir)
 	code, _, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", lay, "--tarball", filepath.Join(dir, "t.tar"))...)
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "--oci-layout "+lay+": ")
 	assert.Contains(t, stderr, "not an OCI image layout")
 	assert.NotContains(t, stderr, "fetching base")

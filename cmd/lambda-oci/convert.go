@@ -50,7 +50,7 @@ size, uncompressedSize, files, dirs, symlinks, dropped and normalized.
 
 Converted zips are cached by content in --cache-dir (default
 $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, a, args[0], f)
 		},

@@ -289,7 +289,7 @@ func TestConvertUsageErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			res := runCLI(t, tt.env, tt.args...)
-			assert.Equal(t, 1, res.code)
+			assert.Equal(t, wantCode(name, map[string]int{"no args": exitUsage}), res.code)
 			assert.Empty(t, res.stdout)
 			assert.Contains(t, res.stderr, tt.want)
 			assert.NoFileExists(t, "x.tar.gz")

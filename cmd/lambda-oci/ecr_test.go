@@ -187,7 +187,7 @@ func TestBuildPushToECRFailures(t *testing.T) {
 			}
 			code, stdout, stderr := e.build(t, demoCode, append([]string{"--tag", e.fake.Host + "/fn:v1", "--quiet"}, tt.extra...)...)
 			t.Logf("stderr:\n%s", stderr)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, wantCode(tt.name, map[string]int{"expired token": exitAuth, "access denied": exitAuth, "wrong credentials": exitAuth, "no credentials": exitAuth}), code)
 			assert.Empty(t, stdout)
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)

@@ -34,11 +34,11 @@ func main() {
 func run(ctx context.Context, args []string, a *app) int {
 	root := newRootCmd(a)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintln(a.stderr, "lambda-oci: "+describeFailure(ctx, err))
-		return 1
 	}
-	return 0
+	return exitCode(ctx, err)
 }
 
 // describeFailure is describeError, except that a run stopped by a signal
@@ -60,6 +60,15 @@ func newRootCmd(a *app) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Every flag the parser refuses is a usage error (exit 2).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usage(fmt.Errorf("unknown command %q; see lambda-oci --help", args[0]))
+		}
+		return cmd.Help()
+	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(
@@ -67,6 +76,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newBuildCmd(a),
 		newRuntimesCmd(a),
 		newMigrateCmd(a),
+		newCheckCmd(a),
+		newFixCmd(a),
 	)
 	return root
 }

@@ -90,7 +90,7 @@ versions are cached by ARN: a second migration downloads nothing again.
 stdout carries only the image reference (or, with --json, one JSON object;
 its copy of the function configuration shows environment variable names
 only, since CI logs are no place for their values).`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMigrate(cmd.Context(), a, f)
 		},
@@ -114,16 +114,16 @@ only, since CI logs are no place for their values).`,
 func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	// Everything that can be refused without the network is refused first.
 	if f.function == "" {
-		return errors.New("migrate: --function NAME|ARN is required")
+		return usage(errors.New("migrate: --function NAME|ARN is required"))
 	}
 	if err := f.out.validate(); err != nil {
-		return err
+		return usage(err)
 	}
 	if err := f.push.validate(); err != nil {
-		return err
+		return usage(err)
 	}
 	if f.createFunction != "" && len(f.out.tags) == 0 {
-		return errors.New("migrate: --create-function needs a pushed image: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+		return usage(errors.New("migrate: --create-function needs a pushed image: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"))
 	}
 	// The configuration names the image by registry digest; an image that
 	// only went to a layout or a tarball has no URI Lambda could pull.

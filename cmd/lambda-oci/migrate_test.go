@@ -493,7 +493,7 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			}
 			code, stdout, stderr := m.run(t, args...)
 			t.Logf("stderr:\n%s", stderr)
-			assert.Equal(t, 1, code)
+			assert.Equal(t, wantCode(tt.name, map[string]int{"access denied": exitAuth, "create function without a pushed image": exitUsage}), code)
 			assert.Empty(t, stdout)
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)
@@ -526,7 +526,7 @@ func TestMigrateEnvAndArchFlags(t *testing.T) {
 
 	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
 		"--oci-layout", filepath.Join(dir, "refused"))
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitNotReady, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "/var/task/lib/native.so (x86-64)")
 	assert.Contains(t, stderr, "--allow-arch-mismatch")

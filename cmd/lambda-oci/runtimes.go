@@ -30,7 +30,7 @@ func newRuntimesCmd(a *app) *cobra.Command {
 		Long: `List the Lambda runtime ids --runtime accepts and the AWS base image each maps
 to. Builds use the per-architecture tag (IMAGE-x86_64 or IMAGE-arm64). With --all,
 deprecated ids are listed too, with the runtime to move to.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []runtimeJSON
 			for _, r := range lambda.Runtimes() {
