@@ -263,7 +263,7 @@ func TestBuildRefusals(t *testing.T) {
 			code, stdout, stderr := runCmd(t, cacheEnv(t), args...)
 			assert.Equal(t, wantCode(tc.name, map[string]int{
 				"no output": exitUsage, "bad arch": exitUsage, "no base": exitUsage, "no handler": exitUsage, "bad max size": exitUsage,
-				"over max size": exitNotReady, "one layer over max size": exitNotReady, "missing handler module": exitNotReady,
+				"over max size": exitNotReady, "one layer over max size": exitNotReady, "inputs over max size": exitNotReady, "missing handler module": exitNotReady,
 			}), code)
 			assert.Empty(t, stdout)
 			for _, w := range tc.want {
