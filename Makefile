@@ -21,8 +21,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
 	bash scripts/bench-compare.sh
 
+# Long fuzzing of the zip converter and of the layer reader the checks use
+# (tar, gzip, zstd from any image), FUZZTIME each.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./layerconv
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLayer$$' -fuzztime $(FUZZTIME) ./checks
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
