@@ -18,12 +18,13 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/lambda-oci/lambda-oci/lambda"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
 // listingVersion is part of every cache file name: bump it when Listing or
 // what a read records changes, so stale records are ignored, not misread.
-const listingVersion = 2
+const listingVersion = 3
 
 // Compression is what a layer blob really is, whatever its media type says.
 type Compression string
@@ -48,6 +49,9 @@ type Entry struct {
 	// e_machine.
 	ELF     bool   `json:"e,omitempty"`
 	Machine uint16 `json:"m,omitempty"`
+	// Facts are what handler lookups need from the file's content
+	// (lambda.WantsFacts: package.json fields, a class path jar's classes).
+	Facts *lambda.FileFacts `json:"f,omitempty"`
 }
 
 // Listing is what one read of a layer tells: its real compression, its
@@ -71,7 +75,7 @@ func ListingFromIndex(res *layerconv.Result) *Listing {
 	l := &Listing{Version: listingVersion, Compression: Gzip, UncompressedSize: res.UncompressedSize, DiffID: res.DiffID}
 	l.Entries = make([]Entry, len(res.Entries))
 	for i, e := range res.Entries {
-		l.Entries[i] = Entry{Path: e.Path, Type: e.Type, Link: e.Link, Mode: e.Mode, ELF: e.ELF, Machine: e.ELFMachine}
+		l.Entries[i] = Entry{Path: e.Path, Type: e.Type, Link: e.Link, Mode: e.Mode, ELF: e.ELF, Machine: e.ELFMachine, Facts: e.Facts}
 	}
 	return l
 }
@@ -130,7 +134,13 @@ func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
 			continue
 		}
 		e := Entry{Path: p, Type: hdr.Typeflag, Link: hdr.Linkname, Mode: hdr.Mode & 0o7777}
-		if hdr.Typeflag == tar.TypeReg && hdr.Size >= int64(len(head)) {
+		if hdr.Typeflag == tar.TypeReg && lambda.WantsFacts(p) {
+			var content []byte
+			if e.Facts, content, err = readFacts(tr, p, hdr.Size); err != nil {
+				return nil, err
+			}
+			e.Machine, e.ELF = layerconv.ELFMachine(content)
+		} else if hdr.Typeflag == tar.TypeReg && hdr.Size >= int64(len(head)) {
 			if _, err := io.ReadFull(tr, head[:]); err != nil {
 				return nil, fmt.Errorf("tar entry %q: %w", p, err)
 			}

@@ -15,7 +15,6 @@ const (
 	lambdaUnsupportedMedia = "The image manifest, config or layer media type for the source image is not supported"
 	lambdaUnsupportedLayer = "UnsupportedImageLayerDetected"
 	lambdaMissingParent    = "MissingParentDirectory"
-	lambdaImportModule     = "Runtime.ImportModuleError"
 	lambdaInvalidEntry     = "Runtime.InvalidEntrypoint"
 	lambdaPermission       = "Permission denied"
 	lambdaImageTooLarge    = "image size exceeds the limit"

@@ -39,55 +39,6 @@ func platform(c *check) []Finding {
 		Message: fmt.Sprintf("image is %s, but the function's architecture %s needs %s", lambda.PlatformString(got), c.cfg.Arch, lambda.PlatformString(&want))}}
 }
 
-// handler: the runtime would find the handler's module (or, for custom
-// runtimes, the bootstrap the entrypoint runs).
-func handler(c *check) []Finding {
-	fam, ver := c.family()
-	if c.cfg.Handler == "" {
-		return nil
-	}
-	if fam == lambda.Provided {
-		if c.view.Exists(lambda.RuntimeBootstrap) {
-			return nil
-		}
-		searched := append(lambda.ZipBootstraps(c.taskRoot), lambda.RuntimeBootstrap)
-		err := &lambda.HandlerError{Handler: c.cfg.Handler, Family: fam, Reason: fmt.Sprintf(
-			"custom runtime without a bootstrap: searched %s", joinAnd(searched))}
-		return []Finding{{Rule: RuleHandler, Severity: Refuse, LambdaError: lambdaInvalidEntry, Path: lambda.RuntimeBootstrap, Err: err, Message: err.Error(),
-			Hint: "ship an executable named bootstrap in the code or a layer"}}
-	}
-	places, checked, err := lambda.HandlerPlaces(fam, ver, c.taskRoot, c.cfg.Handler)
-	if err != nil {
-		return []Finding{{Rule: RuleHandler, Severity: Refuse, Err: err, Message: err.Error()}}
-	}
-	if !checked {
-		return nil
-	}
-	var searched, shown []string
-	for _, p := range places {
-		for _, cand := range p.Paths {
-			if strings.ContainsAny(cand, "*?[") {
-				if len(c.view.Glob(cand)) > 0 {
-					return nil
-				}
-			} else if c.view.Exists(cand) {
-				return nil
-			}
-		}
-		searched = append(searched, p.Paths...)
-		shown = append(shown, p.Shown)
-	}
-	herr := &lambda.HandlerError{Handler: c.cfg.Handler, Family: fam, Searched: searched, Shown: shown}
-	return []Finding{{Rule: RuleHandler, Severity: Refuse, LambdaError: lambdaImportModule, Err: herr, Message: herr.Error()}}
-}
-
-func joinAnd(ps []string) string {
-	if len(ps) < 2 {
-		return strings.Join(ps, "")
-	}
-	return strings.Join(ps[:len(ps)-1], ", ") + " and " + ps[len(ps)-1]
-}
-
 // ArchMismatchError lists native files built for another architecture.
 type ArchMismatchError struct {
 	Arch  lambda.Arch

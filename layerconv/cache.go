@@ -31,9 +31,9 @@ type cache struct {
 
 // metaVersion changes whenever cacheMeta gains something a hit must
 // return: an entry of another version is a miss, converted again and
-// overwritten (version 1 added Entries, version 2 their modes;
-// unversioned entries predate it).
-const metaVersion = 2
+// overwritten (version 1 added Entries, version 2 their modes, version 3
+// their content facts; unversioned entries predate it).
+const metaVersion = 3
 
 type cacheMeta struct {
 	Version          int      `json:"version"`

@@ -3,6 +3,8 @@ package layerconv
 import (
 	"encoding/binary"
 	"io"
+
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
 // Entry is one tar entry of a converted layer, recorded while it was
@@ -31,6 +33,10 @@ type Entry struct {
 	// declare e_machine 0 and must still be reported.
 	ELF        bool   `json:"e,omitempty"`
 	ELFMachine uint16 `json:"m,omitempty"`
+	// Facts are what handler lookups need from the file's content, for the
+	// few files lambda.WantsFacts (package.json fields, the classes of a
+	// jar on the Java class path), recorded as the file is written.
+	Facts *lambda.FileFacts `json:"f,omitempty"`
 }
 
 // elfHeadLen is how much of a file ELFMachine needs: e_machine ends at 20.

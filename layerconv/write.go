@@ -194,12 +194,14 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 				return abort(fmt.Errorf("layerconv: entry %q: %w", e.raw, err))
 			}
 			head.reset()
-			if err := src.copy(ctx, head, e); err != nil {
+			w, facts := recordFacts(head, name, e.size)
+			if err := src.copy(ctx, w, e); err != nil {
 				return abort(err)
 			}
 			st.files++
 			ent := Entry{Path: name, Type: tar.TypeReg, Mode: e.mode}
 			ent.ELFMachine, ent.ELF = head.elf()
+			ent.Facts = facts()
 			st.index = append(st.index, ent)
 		}
 	}
