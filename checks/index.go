@@ -167,3 +167,11 @@ func unselectable(x *Index, arch lambda.Arch) []Finding {
 func hasPrefixDir(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(ps []string) string {
+	if len(ps) < 2 {
+		return strings.Join(ps, "")
+	}
+	return strings.Join(ps[:len(ps)-1], ", ") + " and " + ps[len(ps)-1]
+}

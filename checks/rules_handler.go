@@ -21,15 +21,7 @@ func handler(c *check) []Finding {
 		return nil
 	}
 	fam, ver := c.family()
-	in := lambda.HandlerInput{Family: fam, Version: ver, TaskRoot: c.taskRoot, Handler: c.cfg.Handler, Arch: c.cfg.Arch, Env: map[string]string{}}
-	if c.img.Config != nil {
-		for _, k := range handlerEnv {
-			if v := EnvValue(c.img.Config.Config.Env, k); v != "" {
-				in.Env[k] = v
-			}
-		}
-	}
-	res, err := lambda.ResolveHandler(c.view, in)
+	res, err := lambda.ResolveHandler(c.view, c.handlerInput(fam, ver))
 	var herr *lambda.HandlerError
 	if errors.As(err, &herr) {
 		f := Finding{Rule: RuleHandler, Severity: Refuse, LambdaError: herr.LambdaError, Path: herr.Path, Err: herr, Message: herr.Error()}
@@ -47,4 +39,17 @@ func handler(c *check) []Finding {
 			Message: fmt.Sprintf("handler %q (%s): %s", c.cfg.Handler, fam, w)})
 	}
 	return out
+}
+
+// handlerInput is what the handler lookup needs besides the files.
+func (c *check) handlerInput(fam lambda.Family, ver string) lambda.HandlerInput {
+	in := lambda.HandlerInput{Family: fam, Version: ver, TaskRoot: c.taskRoot, Handler: c.cfg.Handler, Arch: c.cfg.Arch, Env: map[string]string{}}
+	if c.img.Config != nil {
+		for _, k := range handlerEnv {
+			if v := EnvValue(c.img.Config.Config.Env, k); v != "" {
+				in.Env[k] = v
+			}
+		}
+	}
+	return in
 }

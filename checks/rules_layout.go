@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -91,20 +92,18 @@ func (c *check) wrappedCode() (Finding, bool) {
 	if c.cfg.Handler == "" || (fam != lambda.Python && fam != lambda.NodeJS && fam != lambda.Ruby) {
 		return Finding{}, false
 	}
-	places, checked, err := lambda.HandlerPlaces(fam, ver, c.taskRoot, c.cfg.Handler)
-	if err != nil || !checked || len(places) == 0 {
+	// Only when the runtime would not find the handler: where it looked in
+	// the task root tells what to look for one or two folders down.
+	_, err := lambda.ResolveHandler(c.view, c.handlerInput(fam, ver))
+	var herr *lambda.HandlerError
+	if !errors.As(err, &herr) {
 		return Finding{}, false
 	}
-	for _, p := range places {
-		for _, cand := range p.Paths {
-			if len(c.view.Glob(cand)) > 0 {
-				return Finding{}, false
-			}
+	for _, cand := range herr.Searched {
+		rel, ok := strings.CutPrefix(cand, c.taskRoot+"/")
+		if !ok || strings.ContainsAny(rel, "*?[") {
+			continue
 		}
-	}
-	// The first place is the task root's.
-	for _, cand := range places[0].Paths {
-		rel := strings.TrimPrefix(cand, c.taskRoot+"/")
 		for _, depth := range []string{"*/", "*/*/"} {
 			ms := c.view.Glob(path.Join(c.taskRoot, depth+rel))
 			if len(ms) == 0 {
