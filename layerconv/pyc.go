@@ -118,6 +118,8 @@ func markPyc(es []entry, srcOf func(*entry) pycSource) {
 // zipPycSource is a zip entry's mtime as an extractor sets it: the
 // extended-timestamp field's (its 32 bits as they are, which is what
 // Python compares) when there is one, else the DOS time read as UTC.
+// The central directory's field is read: zip writes the same mtime in the
+// local header, and the central directory is what is known up front.
 func zipPycSource(f *zip.File) pycSource {
 	s := pycSource{size: uint32(f.UncompressedSize64)}
 	if t, ok := extTimestamp(f.Extra); ok {
