@@ -32,8 +32,9 @@ type cache struct {
 // metaVersion changes whenever cacheMeta gains something a hit must
 // return: an entry of another version is a miss, converted again and
 // overwritten (version 1 added Entries, version 2 their modes, version 3
-// their content facts; unversioned entries predate it).
-const metaVersion = 3
+// PycRewritten, version 4 the entries' content facts; unversioned entries
+// predate it).
+const metaVersion = 4
 
 type cacheMeta struct {
 	Version          int      `json:"version"`
@@ -46,6 +47,7 @@ type cacheMeta struct {
 	Symlinks         int      `json:"symlinks"`
 	Dropped          []string `json:"dropped"`
 	Normalized       int      `json:"normalized"`
+	PycRewritten     int      `json:"pycRewritten"`
 	Entries          []Entry  `json:"entries"`
 }
 
@@ -56,6 +58,7 @@ func newCache(o resolved, inputSHA256 []byte) *cache {
 		"prefix=" + o.prefix,
 		"mtime=" + strconv.FormatInt(o.modTime.Unix(), 10),
 		"max=" + strconv.FormatInt(o.maxSize, 10),
+		"pyc-rewrite=" + strconv.FormatBool(!o.noPycRewrite),
 		"zip-sha256=" + hex.EncodeToString(inputSHA256),
 	} {
 		h.Write([]byte(s))
@@ -95,7 +98,7 @@ func (c *cache) lookup(ctx context.Context) (*Result, bool) {
 		return nil, false
 	}
 	r := newResult(blob{path: bp, digest: m.Digest, diffID: m.DiffID, size: m.Size, uncompSize: m.UncompressedSize},
-		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized, index: m.Entries}, "")
+		&stats{files: m.Files, dirs: m.Dirs, symlinks: m.Symlinks, dropped: m.Dropped, normalized: m.Normalized, pycRewritten: m.PycRewritten, index: m.Entries}, "")
 	r.CacheHit = true
 	return r, true
 }
@@ -152,7 +155,7 @@ func (c *cache) store(b blob, st *stats) (_ *Result, err error) {
 	data, err := json.Marshal(cacheMeta{
 		Version: metaVersion, Digest: r.Digest, DiffID: r.DiffID, Size: r.Size, UncompressedSize: r.UncompressedSize,
 		Files: r.Files, Dirs: r.Dirs, Symlinks: r.Symlinks, Dropped: r.Dropped, Normalized: r.Normalized,
-		Entries: r.Entries,
+		PycRewritten: r.PycRewritten, Entries: r.Entries,
 	})
 	if err != nil {
 		return nil, err

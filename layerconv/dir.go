@@ -35,6 +35,9 @@ func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if !o.noPycRewrite {
+		markPyc(es, func(e *entry) pycSource { return dirPycSource(w.infos[e.src]) })
+	}
 	src := &dirSource{path: dir, root: root, infos: w.infos, buf: make([]byte, 256<<10)}
 	r, err := finish(ctx, o, nil, es, src, &w.st, 0)
 	if err != nil {

@@ -29,6 +29,8 @@ type entry struct {
 	via []string
 	// normalized: the name or the mode was rewritten.
 	normalized bool
+	// pyc is set on a .pyc whose source is in the input (see markPyc).
+	pyc *pycSource
 }
 
 // Linux's limits on names (limits.h). An entry beyond them unpacks

@@ -20,6 +20,8 @@
 //   - uid/gid 0, no user/group names, every mtime the same instant
 //     (Options.ModTime, else SOURCE_DATE_EPOCH, else DefaultModTime), PAX
 //     records only where USTAR cannot hold a field (long names);
+//   - a Python .pyc that is valid for its source in the input records that
+//     mtime in its header too, so it stays valid (see Options.NoPycRewrite);
 //   - __MACOSX/ trees and AppleDouble ._* files left out and listed in
 //     Result.Dropped (under extensions/ Lambda would run them).
 //
@@ -124,6 +126,18 @@ type Options struct {
 	// the filesystem Result.WriteFile will write to, and WriteFile links
 	// the blob into place instead of copying it.
 	TempDir string
+	// NoPycRewrite leaves every .pyc byte for byte as it is in the input.
+	// By default a timestamp-based .pyc (PEP 552, flags 0) that is valid
+	// for its source in the input (the mtime and size it records are the
+	// source's) records the layer's mtime instead, so that Python still
+	// uses it rather than compiling the module at every cold start. The
+	// source is NAME.py beside a legacy NAME.pyc or above
+	// __pycache__/NAME.TAG.pyc; its mtime is, in a zip, that of its
+	// extended-timestamp field, else its DOS time read as UTC (what an
+	// extractor sets, so an odd second of a DOS-only zip is already stale
+	// there), and in a directory the file's. Stale, hash-based and orphan
+	// .pyc files are never changed.
+	NoPycRewrite bool
 }
 
 // Result is a converted layer and what was done to make it.
@@ -143,6 +157,10 @@ type Result struct {
 	Dropped []string
 	// Normalized counts entries whose name or mode was normalised.
 	Normalized int
+	// PycRewritten counts the .pyc files kept valid for their sources by
+	// recording the layer's mtime (see Options.NoPycRewrite); one whose
+	// source already had that mtime counts although no byte changed.
+	PycRewritten int
 	// Entries lists every tar entry of the layer in order, synthesised
 	// parents included, recorded during the conversion (and kept in the
 	// cache beside the blob), so the layer need not be read to list it.
@@ -205,10 +223,12 @@ type resolved struct {
 	modTime  time.Time
 	cacheDir string
 	tempDir  string
+
+	noPycRewrite bool
 }
 
 func (o Options) resolve() (resolved, error) {
-	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir, tempDir: o.TempDir}
+	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir, tempDir: o.TempDir, noPycRewrite: o.NoPycRewrite}
 	if r.prefix == "" {
 		r.prefix = DefaultPrefix
 	}

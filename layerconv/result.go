@@ -90,6 +90,7 @@ func newResult(b blob, st *stats, tempDir string) *Result {
 		Symlinks:         st.symlinks,
 		Dropped:          dropped,
 		Normalized:       st.normalized,
+		PycRewritten:     st.pycRewritten,
 		Entries:          st.index,
 		blobPath:         b.path,
 		tempDir:          tempDir,

@@ -29,7 +29,7 @@ const (
 	CompressionBlockSize = 1 << 20
 	// formatVersion changes whenever the layer bytes for the same input
 	// would change for a reason other than the settings above.
-	formatVersion = 1
+	formatVersion = 2 // 2: valid .pyc files keep matching their sources
 )
 
 // ConverterVersion identifies everything the output bytes depend on besides
@@ -65,6 +65,7 @@ type stats struct {
 	files, dirs, symlinks int
 	dropped               []string
 	normalized            int
+	pycRewritten          int
 	index                 []Entry // every tar entry, in write order
 }
 
@@ -162,6 +163,8 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 		st.index = append(st.index, Entry{Path: p, Type: tar.TypeDir, Mode: 0o755})
 	}
 	head := &headWriter{w: tw}
+	pw := &pycWriter{}
+	pm := pycMtime(o.modTime)
 	for i := range es {
 		if err := ctx.Err(); err != nil {
 			return abort(fmt.Errorf("layerconv: %w", err))
@@ -195,8 +198,15 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 			}
 			head.reset()
 			w, facts := recordFacts(head, name, e.size)
+			if e.pyc != nil {
+				pw.reset(w, *e.pyc, pm)
+				w = pw
+			}
 			if err := src.copy(ctx, w, e); err != nil {
 				return abort(err)
+			}
+			if e.pyc != nil && pw.rewritten {
+				st.pycRewritten++
 			}
 			st.files++
 			ent := Entry{Path: name, Type: tar.TypeReg, Mode: e.mode}

@@ -16,7 +16,9 @@ type convertFlags struct {
 	output string
 	prefix string
 	json   bool
-	cache  cacheFlags
+	// noPycRewrite leaves .pyc headers as they are (layerconv.Options.NoPycRewrite).
+	noPycRewrite bool
+	cache        cacheFlags
 }
 
 // convertJSON is the --json output; the keys are part of the CLI contract.
@@ -30,6 +32,7 @@ type convertJSON struct {
 	Symlinks         int      `json:"symlinks"`
 	Dropped          []string `json:"dropped"`
 	Normalized       int      `json:"normalized"`
+	PycRewritten     int      `json:"pycRewritten"`
 	CacheHit         bool     `json:"cacheHit"`
 	Output           string   `json:"output"`
 }
@@ -45,8 +48,14 @@ normalised and sorted, every parent directory gets an entry, files become
 0644/0755, symlinks are kept, unsafe entries are refused, and the output is
 byte-for-byte reproducible (mtimes from SOURCE_DATE_EPOCH, else 1970-01-01).
 
+Python .pyc files that are valid for their .py in the input record the
+layer's mtime instead of the source's, so Python keeps using them rather
+than compiling at every cold start; stale, hash-based and orphan .pyc files
+are left as they are (--no-pyc-rewrite leaves all of them).
+
 Prints the layer digest, or with --json one object with digest, diffID,
-size, uncompressedSize, files, dirs, symlinks, dropped and normalized.
+size, uncompressedSize, files, dirs, symlinks, dropped, normalized and
+pycRewritten.
 
 Converted zips are cached by content in --cache-dir (default
 $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
@@ -59,6 +68,7 @@ $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 	fl.StringVarP(&f.output, "output", "o", "", "write the layer .tar.gz here (required)")
 	fl.StringVar(&f.prefix, "prefix", layerconv.DefaultPrefix, "directory the entries are rooted at ("+lambda.OptDir+" for layers, "+lambda.DefaultTaskRoot+" for code)")
 	fl.BoolVar(&f.json, "json", false, "print a JSON object instead of the digest")
+	fl.BoolVar(&f.noPycRewrite, "no-pyc-rewrite", false, "leave .pyc files as they are (valid ones become stale in the layer)")
 	f.cache.bind(fl)
 	return cmd
 }
@@ -79,7 +89,7 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 		return err
 	}
 	ctx := cmd.Context()
-	res, err := layerconv.ConvertFile(ctx, src, f.output, layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir})
+	res, err := layerconv.ConvertFile(ctx, src, f.output, layerconv.Options{Prefix: f.prefix, ModTime: mtime, CacheDir: cacheDir, NoPycRewrite: f.noPycRewrite})
 	if err != nil {
 		if ctx.Err() != nil {
 			// Ctrl-C surfaces as "context canceled" from wherever the work was.
@@ -104,6 +114,7 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 		Symlinks:         res.Symlinks,
 		Dropped:          res.Dropped,
 		Normalized:       res.Normalized,
+		PycRewritten:     res.PycRewritten,
 		CacheHit:         res.CacheHit,
 		Output:           f.output,
 	})

@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,7 +81,7 @@ func TestConvertJSONAndCache(t *testing.T) {
 		require.Equal(t, 0, res.code, res.stderr)
 		var got map[string]any
 		require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
-		for _, k := range []string{"digest", "diffID", "size", "uncompressedSize", "files", "dirs", "symlinks", "dropped", "normalized"} {
+		for _, k := range []string{"digest", "diffID", "size", "uncompressedSize", "files", "dirs", "symlinks", "dropped", "normalized", "pycRewritten"} {
 			assert.Contains(t, got, k)
 		}
 		assert.Equal(t, sha256File(t, out), got["digest"])
@@ -352,4 +354,56 @@ func TestConvertRefusesOutputThatIsTheInput(t *testing.T) {
 			})
 		}
 	}
+}
+
+// convert --json counts the .pyc files kept valid, in the cache too;
+// --no-pyc-rewrite leaves them stale, a layer of its own.
+func TestConvertPycRewritten(t *testing.T) {
+	const mtime = 1600000000
+	src := "x = 1\n"
+	pyc := make([]byte, 16, 32)
+	binary.LittleEndian.PutUint16(pyc, 3495) // CPython 3.11
+	copy(pyc[2:], "\r\n")
+	binary.LittleEndian.PutUint32(pyc[8:], mtime)
+	binary.LittleEndian.PutUint32(pyc[12:], uint32(len(src)))
+	pyc = append(pyc, "\xe3code"...)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range []struct{ name, body string }{
+		{"python/m.py", src},
+		{"python/__pycache__/m.cpython-311.pyc", string(pyc)},
+	} {
+		fh := &zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: time.Unix(mtime, 0)}
+		fh.SetMode(0o644)
+		w, err := zw.CreateHeader(fh)
+		require.NoError(t, err)
+		_, err = w.Write([]byte(f.body))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	zipPath := filepath.Join(t.TempDir(), "layer.zip")
+	require.NoError(t, os.WriteFile(zipPath, buf.Bytes(), 0o644))
+
+	env := map[string]string{"LAMBDA_OCI_CACHE_DIR": filepath.Join(t.TempDir(), "cache")}
+	out := filepath.Join(t.TempDir(), "layer.tar.gz")
+	digests := map[string]bool{}
+	for _, tc := range []struct {
+		flags    []string
+		want     int
+		cacheHit bool
+	}{
+		{nil, 1, false},
+		{nil, 1, true},
+		{[]string{"--no-pyc-rewrite"}, 0, false},
+		{[]string{"--no-pyc-rewrite"}, 0, true},
+	} {
+		res := runCLI(t, env, append([]string{"convert", zipPath, "-o", out, "--json"}, tc.flags...)...)
+		require.Equal(t, 0, res.code, res.stderr)
+		var got convertJSON
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
+		assert.Equal(t, tc.want, got.PycRewritten, "%v", tc.flags)
+		assert.Equal(t, tc.cacheHit, got.CacheHit, "%v", tc.flags)
+		digests[got.Digest] = true
+	}
+	assert.Len(t, digests, 2)
 }
