@@ -32,14 +32,14 @@ type env struct {
 	daemon *testbuildkit.Daemon
 }
 
-func startEnv(t *testing.T) env {
+func startEnv(t testing.TB) env {
 	t.Helper()
 	return env{reg: testregistry.Start(t, testregistry.Options{}), daemon: testbuildkit.Start(t)}
 }
 
 // pushBase puts the generated multi-arch base (OCI or Docker media types)
 // in the registry.
-func (e env) pushBase(t *testing.T, repo string, docker bool) string {
+func (e env) pushBase(t testing.TB, repo string, docker bool) string {
 	t.Helper()
 	idx, err := basegen.Index()
 	if docker {
@@ -62,7 +62,7 @@ func spec(t *testing.T, base string, code string) build.Spec {
 	}
 }
 
-func codeDir(t *testing.T, body string) string {
+func codeDir(t testing.TB, body string) string {
 	return testutil.WriteDir(t, testutil.F("app.py", 0o644, "def handler(e, c):\n    return "+body+"\n"))
 }
 
