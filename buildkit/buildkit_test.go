@@ -20,6 +20,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/buildkit"
 	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/internal/fakeecr"
 	"github.com/lambda-oci/lambda-oci/internal/testbuildkit"
 	"github.com/lambda-oci/lambda-oci/internal/testregistry"
 	"github.com/lambda-oci/lambda-oci/internal/testutil"
@@ -336,4 +337,35 @@ func TestParseAddress(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, tc.in)
 		assert.Equal(t, tc.addr, addr, tc.in)
 	}
+}
+
+// An ECR token from the SDK (GetAuthorizationToken, SigV4-checked by the
+// stand-in) is what the daemon pulls and pushes with: the registry accepts
+// only user AWS with the token's password, and the daemon has no credentials.
+func TestECRTokenThroughSession(t *testing.T) {
+	const password = "ecr-token-password-for-tests"
+	reg := testregistry.Start(t, testregistry.Options{Username: "AWS", Password: password})
+	fake := fakeecr.Start(t, fakeecr.Options{Upstream: reg.URL(), UpstreamTransport: reg.Transport(), Password: password})
+	fake.Setenv(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no docker credentials to fall back on
+	daemon := testbuildkit.Start(t)
+	ropts := registry.Options{RegistryAuth: registry.AuthECR, Region: "us-east-1"}
+
+	idx, err := basegen.Index()
+	require.NoError(t, err)
+	tag, err := name.NewTag(reg.Host + "/ecr/base:latest")
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(tag, idx, remote.WithAuthFromKeychain(registry.NewKeychain(ropts))))
+
+	res, err := buildkit.Build(context.Background(), spec(t, tag.String(), "1"), buildkit.Options{
+		Address: daemon.Address, Tags: []string{reg.Host + "/ecr/fn:v1"},
+		Build: build.Options{CacheDir: t.TempDir(), Registry: ropts},
+	})
+	require.NoError(t, err)
+	assert.Contains(t, fake.Calls(), "GetAuthorizationToken")
+	assert.Zero(t, fake.BadSignatures())
+	r, err := name.ParseReference(res.References[0])
+	require.NoError(t, err)
+	_, err = remote.Get(r, remote.WithAuthFromKeychain(registry.NewKeychain(ropts)))
+	require.NoError(t, err)
 }
