@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian 12 machine (as root).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 pkgs=(docker-registry apache2-utils openssl curl ca-certificates tar gzip zip unzip
       podman runc conmon containernetworking-plugins golang-github-containers-common
       busybox-static umoci skopeo)
@@ -27,4 +28,25 @@ rie=$(command -v aws-lambda-rie || true)
 built=$( [ -n "$rie" ] && go version -m "$rie" 2>/dev/null || true)
 if ! grep -q "mod[[:space:]]*${RIE_MODULE}[[:space:]]*${RIE_VERSION}" <<<"$built"; then
   CGO_ENABLED=0 GOBIN=/usr/local/bin go install "${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION}"
+fi
+
+# buildkitd for the BuildKit backend's tests, at the version go.mod requires.
+# `go install pkg@version` refuses buildkit (its go.mod has exclude directives),
+# so it is built inside the module cache, where buildkit is the main module and
+# its own go.mod and go.sum apply as published. Skipped when the binary on PATH
+# already says it is this version (the build takes minutes on 2 cores).
+BUILDKIT_MODULE=github.com/moby/buildkit
+BUILDKIT_VERSION=$(go list -m -f '{{.Version}}' "$BUILDKIT_MODULE")
+BUILDKIT_BIN=${BUILDKIT_BIN:-/usr/local/bin}
+have=$("$BUILDKIT_BIN/buildkitd" --version 2>/dev/null || true)
+if ! grep -q "[[:space:]]${BUILDKIT_VERSION}[[:space:]]" <<<"$have "; then
+  dir=$(go mod download -json "${BUILDKIT_MODULE}@${BUILDKIT_VERSION}" |
+        sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "install-test-deps: no module directory for buildkit ${BUILDKIT_VERSION}" >&2; exit 1; }
+  start=$(date +%s)
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath \
+     -ldflags "-s -w -X ${BUILDKIT_MODULE}/version.Version=${BUILDKIT_VERSION}" \
+     -o "$BUILDKIT_BIN/buildkitd.tmp" ./cmd/buildkitd)
+  mv "$BUILDKIT_BIN/buildkitd.tmp" "$BUILDKIT_BIN/buildkitd"
+  echo "install-test-deps: buildkitd ${BUILDKIT_VERSION} built in $(( $(date +%s) - start ))s" >&2
 fi

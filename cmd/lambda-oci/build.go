@@ -21,6 +21,7 @@ type buildFlags struct {
 	maxSize           string
 	allowArchMismatch bool
 	cache             cacheFlags
+	builder           builderFlags
 }
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -57,6 +58,12 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 			}
 			opts.Registry = push.options(a)
 			defer push.pushed()
+			if addr, err := f.builder.address(a); err != nil || addr != "" {
+				if err != nil {
+					return usage(err)
+				}
+				return buildOnDaemon(cmd.Context(), a, addr, spec, opts, out, push)
+			}
 			res, pub, err := build.Publish(cmd.Context(), spec, push.record(out.publisher(opts.Registry, a)), opts)
 			if err != nil {
 				return out.flagError(err)
@@ -79,6 +86,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	fs.StringVar(&f.maxSize, "max-size", defaultMaxSize(), "limit on the uncompressed size of all layers, base included (B, KB, MB, GB, KiB, MiB, GiB; 10G = 10 GB)")
 	fs.BoolVar(&f.allowArchMismatch, "allow-arch-mismatch", false, "warn instead of failing when native files in layers or code are built for another architecture")
 	f.cache.bind(fs)
+	f.builder.bind(fs)
 	out.bind(fs)
 	push.bind(fs)
 	return cmd
