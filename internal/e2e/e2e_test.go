@@ -217,6 +217,7 @@ func TestE2E(t *testing.T) {
 	t.Run("scenario8/migrated zip function answers through the emulator", w.testScenario8Migrate)
 	// Real language runtimes and real packages from layers (issue 14).
 	t.Run("fidelity/python", w.testFidelityPython)
+	t.Run("fidelity/nodejs", w.testFidelityNode)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.

@@ -38,11 +38,7 @@ const installHint = "run scripts/install-test-deps.sh as root"
 // pushBase builds a language base and pushes it as a one-platform index.
 func (w *world) pushBase(t *testing.T, repo string, opts LanguageBaseOptions) string {
 	t.Helper()
-	busybox, err := exec.LookPath("busybox")
-	require.NoError(t, err)
-	rie, err := exec.LookPath("aws-lambda-rie")
-	require.NoError(t, err)
-	opts.BusyboxPath, opts.RIEPath = busybox, rie
+	opts.BusyboxPath, opts.RIEPath = lookPaths(t, "busybox", "aws-lambda-rie")
 	start := time.Now()
 	img, err := BuildLanguageBase(opts)
 	require.NoError(t, err)
@@ -223,4 +219,14 @@ func testRequireTool(t *testing.T, names ...string) {
 			t.Skipf("%s not installed; %s", n, installHint)
 		}
 	}
+}
+
+// lookPaths finds the busybox and emulator binaries newWorld required.
+func lookPaths(t *testing.T, busyboxName, rieName string) (string, string) {
+	t.Helper()
+	busybox, err := exec.LookPath(busyboxName)
+	require.NoError(t, err)
+	rie, err := exec.LookPath(rieName)
+	require.NoError(t, err)
+	return busybox, rie
 }

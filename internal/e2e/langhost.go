@@ -96,6 +96,7 @@ func PythonBaseFiles(py HostPython) (files []RuntimeFile, libs map[string]bool, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("python base: %w", err)
 	}
+	shared = withSystemLibraries(shared)
 	libs = map[string]bool{}
 	for _, l := range shared {
 		libs["/"+l.Path] = true
@@ -108,6 +109,42 @@ func PythonBaseFiles(py HostPython) (files []RuntimeFile, libs map[string]bool, 
 	files = append(files, shared...)
 	files = append(files, stdlib...)
 	return files, libs, nil
+}
+
+// systemLibraries are the C and C++ runtime libraries every AWS base image
+// carries whole (glibc's libraries, libstdc++, libgcc_s), whether or not the
+// interpreter itself links them: native code in layers counts on them (sharp's
+// libvips needs libresolv, which node does not).
+var systemLibraries = []string{"libc.so.6", "libm.so.6", "libmvec.so.1", "libdl.so.2", "libpthread.so.0",
+	"librt.so.1", "libresolv.so.2", "libutil.so.1", "libanl.so.1", "libnss_dns.so.2", "libnss_files.so.2",
+	"libBrokenLocale.so.1", "libstdc++.so.6", "libgcc_s.so.1"}
+
+// withSystemLibraries adds systemLibraries found in the directory ldd
+// resolved libc.so.6 to.
+func withSystemLibraries(shared []RuntimeFile) []RuntimeFile {
+	have := map[string]bool{}
+	libDir := ""
+	for _, l := range shared {
+		have[l.Path] = true
+		if path.Base(l.Path) == "libc.so.6" {
+			libDir = path.Dir(l.Path)
+		}
+	}
+	if libDir == "" {
+		return shared
+	}
+	for _, name := range systemLibraries {
+		p := path.Join(libDir, name)
+		if have[p] {
+			continue
+		}
+		real, err := filepath.EvalSymlinks("/" + p)
+		if err != nil {
+			continue // not part of this C library's build
+		}
+		shared = append(shared, RuntimeFile{Path: p, Host: real, Mode: 0o755})
+	}
+	return shared
 }
 
 // HostNode describes the host's Node.js.
@@ -141,6 +178,7 @@ func NodeBaseFiles(node HostNode) ([]RuntimeFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node base: %w", err)
 	}
+	shared = withSystemLibraries(shared)
 	files := []RuntimeFile{
 		{Path: "var/lang/bin/node", Host: node.Bin, Mode: 0o755},
 		{Path: "var/runtime/lambda-runtime.cjs", Body: []byte(nodeRuntime)},
