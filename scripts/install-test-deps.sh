@@ -4,7 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(docker-registry apache2-utils openssl curl ca-certificates tar gzip zip unzip
       podman runc conmon containernetworking-plugins golang-github-containers-common
-      busybox-static umoci skopeo)
+      busybox-static umoci skopeo
+      python3 python3-numpy)
+# Node.js and npm from Debian only when the machine has none: a machine
+# whose Node.js came from elsewhere (nodesource, with its own npm) keeps it.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -49,4 +54,20 @@ if ! grep -q "[[:space:]]${BUILDKIT_VERSION}[[:space:]]" <<<"$have "; then
      -o "$BUILDKIT_BIN/buildkitd.tmp" ./cmd/buildkitd)
   mv "$BUILDKIT_BIN/buildkitd.tmp" "$BUILDKIT_BIN/buildkitd"
   echo "install-test-deps: buildkitd ${BUILDKIT_VERSION} built in $(( $(date +%s) - start ))s" >&2
+fi
+
+# npm packages the Lambda-fidelity e2e tests make a Node.js layer of (the
+# tests read them from here and need no network): sharp, whose native code
+# (a .node addon and libvips) comes prebuilt for linux-x64/arm64 from the
+# npm registry, and ms, a pure JavaScript package. Pinned; reinstalled only
+# when the pinned versions are not the ones on disk.
+NPM_DIR=${LAMBDA_OCI_E2E_NPM:-/var/cache/lambda-oci-e2e/npm}
+NPM_PKGS=(sharp@0.34.5 ms@2.1.3)
+npm_stamp="$NPM_DIR/layer/.installed"
+if [ "$(cat "$npm_stamp" 2>/dev/null)" != "${NPM_PKGS[*]}" ]; then
+  rm -rf "$NPM_DIR/layer"
+  mkdir -p "$NPM_DIR/layer"
+  npm install --prefix "$NPM_DIR/layer" --no-save --no-audit --no-fund --omit=dev \
+    --loglevel=error "${NPM_PKGS[@]}"
+  printf '%s' "${NPM_PKGS[*]}" >"$npm_stamp"
 fi

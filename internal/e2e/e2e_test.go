@@ -215,6 +215,9 @@ func TestE2E(t *testing.T) {
 	t.Run("scenario6/foreign ELF refused before push", w.testScenario6ELF)
 	t.Run("scenario7/pulled digest equals printed digest", w.testScenario7)
 	t.Run("scenario8/migrated zip function answers through the emulator", w.testScenario8Migrate)
+	// Real language runtimes and real packages from layers (issue 14).
+	t.Run("fidelity/python", w.testFidelityPython)
+	t.Run("fidelity/nodejs", w.testFidelityNode)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.
