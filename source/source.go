@@ -33,8 +33,13 @@ func Open(ctx context.Context, ref string, opts registry.Options) (*registry.Bas
 func openArchive(ref, rest string) (*registry.Base, error) {
 	file, tagStr := rest, ""
 	if !isFile(rest) {
-		if i := strings.Index(rest, ":"); i > 0 && isFile(rest[:i]) {
-			file, tagStr = rest[:i], rest[i+1:]
+		// The file name may hold colons too: the first split whose left
+		// side is a file wins.
+		for i := 0; i < len(rest); i++ {
+			if rest[i] == ':' && i > 0 && isFile(rest[:i]) {
+				file, tagStr = rest[:i], rest[i+1:]
+				break
+			}
 		}
 	}
 	if !isFile(file) {
