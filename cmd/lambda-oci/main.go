@@ -59,7 +59,9 @@ func newRootCmd(a *app) *cobra.Command {
 		Short:         "Build AWS Lambda container images without a Docker daemon",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion(),
 	}
+	root.SetVersionTemplate("lambda-oci {{.Version}}\n")
 	// Every flag the parser refuses is a usage error (exit 2).
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	root.Args = cobra.ArbitraryArgs
@@ -78,6 +80,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newMigrateCmd(a),
 		newCheckCmd(a),
 		newFixCmd(a),
+		newVersionCmd(a),
 	)
 	return root
 }
