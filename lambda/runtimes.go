@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lambda-oci/lambda-oci/internal/suggest"
 )
 
 // Runtime is one Lambda runtime identifier and the AWS base image that
@@ -109,8 +111,18 @@ func LookupRuntime(id string) (Runtime, error) {
 			ids = append(ids, r.ID)
 		}
 	}
+	// Suggest among every id, deprecated ones included: "go1.x" typed as
+	// "go1x" should lead to its replacement through the deprecation error.
+	every := make([]string, len(all))
+	for i, r := range all {
+		every[i] = r.ID
+	}
 	sort.Strings(ids)
-	return Runtime{}, fmt.Errorf("unknown runtime %q (known: %s; or give any base image by reference)", id, strings.Join(ids, ", "))
+	hint := ""
+	if near := suggest.Nearest(id, every, 2); len(near) > 0 {
+		hint = "did you mean " + strings.Join(near, " or ") + "? "
+	}
+	return Runtime{}, fmt.Errorf("unknown runtime %q: %s(known: %s; or give any base image by reference)", id, hint, strings.Join(ids, ", "))
 }
 
 // BaseRef is the per-architecture tag of the runtime's base image

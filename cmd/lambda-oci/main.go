@@ -62,12 +62,13 @@ func newRootCmd(a *app) *cobra.Command {
 		Version:       currentVersion(),
 	}
 	root.SetVersionTemplate("lambda-oci {{.Version}}\n")
-	// Every flag the parser refuses is a usage error (exit 2).
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	// Every flag the parser refuses is a usage error (exit 2), with the
+	// flag the user probably meant.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usage(suggestFlag(cmd, err)) })
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return usage(fmt.Errorf("unknown command %q; see lambda-oci --help", args[0]))
+			return usage(unknownCommand(cmd, args[0]))
 		}
 		return cmd.Help()
 	}
@@ -82,5 +83,6 @@ func newRootCmd(a *app) *cobra.Command {
 		newFixCmd(a),
 		newVersionCmd(a),
 	)
+	registerCompletions(root)
 	return root
 }
