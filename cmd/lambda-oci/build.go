@@ -45,6 +45,9 @@ selects the handler check.
 stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda.OptDir, humanize.IBytes(uint64(lambda.MaxImageSize))),
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := missingFlags(append(f.missing(), out.missing()...)...); err != nil {
+				return usage(err)
+			}
 			spec, opts, err := f.spec(a)
 			if err != nil {
 				return usage(err)
@@ -84,17 +87,26 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	return cmd
 }
 
+// missing names the required flags not given.
+func (f buildFlags) missing() []string {
+	var m []string
+	if f.code == "" {
+		m = append(m, "--code ZIP|DIR (the function code)")
+	}
+	if f.handler == "" {
+		m = append(m, "--handler HANDLER (it becomes CMD, the one argument the Lambda entrypoint takes)")
+	}
+	if f.runtime == "" && f.base == "" {
+		m = append(m, "--runtime ID or --base REF")
+	}
+	return m
+}
+
 func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	var spec build.Spec
 	var opts build.Options
-	if f.code == "" {
-		return spec, opts, fmt.Errorf("--code is required (a zip or a directory)")
-	}
-	if f.handler == "" {
-		return spec, opts, fmt.Errorf("--handler is required: it becomes CMD, the one argument the Lambda entrypoint takes")
-	}
-	if f.runtime == "" && f.base == "" {
-		return spec, opts, fmt.Errorf("--runtime or --base is required")
+	if err := missingFlags(f.missing()...); err != nil {
+		return spec, opts, err
 	}
 	if _, err := lambda.ParseArch(f.arch); err != nil {
 		return spec, opts, fmt.Errorf("--arch: %w", err)

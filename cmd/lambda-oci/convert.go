@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -65,10 +64,10 @@ $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 
 func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err error) {
 	if f.output == "" {
-		return errors.New("convert: -o OUT.tar.gz is required")
+		return usage(fmt.Errorf("convert: %w", missingFlags("-o OUT.tar.gz")))
 	}
 	if !strings.HasPrefix(f.prefix, "/") {
-		return fmt.Errorf("convert: --prefix %q: want an absolute path such as %s or %s", f.prefix, lambda.OptDir, lambda.DefaultTaskRoot)
+		return usage(fmt.Errorf("convert: --prefix %q: want an absolute path such as %s or %s", f.prefix, lambda.OptDir, lambda.DefaultTaskRoot))
 	}
 	mtime, err := layerconv.ModTimeFromEnv(a.getenv)
 	if err != nil {

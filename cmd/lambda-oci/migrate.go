@@ -113,8 +113,12 @@ only, since CI logs are no place for their values).`,
 
 func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	// Everything that can be refused without the network is refused first.
+	var missing []string
 	if f.function == "" {
-		return usage(errors.New("migrate: --function NAME|ARN is required"))
+		missing = append(missing, "--function NAME|ARN")
+	}
+	if err := missingFlags(append(missing, f.out.missing()...)...); err != nil {
+		return usage(fmt.Errorf("migrate: %w", err))
 	}
 	if err := f.out.validate(); err != nil {
 		return usage(err)

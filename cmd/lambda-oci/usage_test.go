@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -68,4 +69,50 @@ func TestShellCompletion(t *testing.T) {
 	assert.Equal(t, []string{"zip", ":8"}, got)
 	got = complete("build", "--oci-layout", "")
 	assert.Equal(t, ":16", got[len(got)-1], "directories only")
+}
+
+// Every missing required flag is named in one run.
+func TestMissingFlagsAllAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"build with nothing", []string{"build"}, "missing required flags: --code ZIP|DIR (the function code); " +
+			"--handler HANDLER (it becomes CMD, the one argument the Lambda entrypoint takes); --runtime ID or --base REF; " +
+			"an output: --oci-layout DIR, --tarball FILE and/or --tag REF"},
+		{"build with a runtime only", []string{"build", "--runtime", "python3.12"}, "missing required flags: --code ZIP|DIR (the function code); --handler"},
+		{"migrate with nothing", []string{"migrate"}, "migrate: missing required flags: --function NAME|ARN; an output: --oci-layout DIR"},
+		{"convert without -o", []string{"convert", "layer.zip"}, "convert: missing required flag: -o OUT.tar.gz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, nil, tt.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// A push target without a registry host would go to Docker Hub, where
+// Lambda cannot pull from: refused before any work, with the ECR form.
+func TestTagWithoutRegistryHostRefused(t *testing.T) {
+	for _, tag := range []string{"myfunc:latest", "acme/myfunc:v1"} {
+		t.Run(tag, func(t *testing.T) {
+			dir := t.TempDir()
+			lay := filepath.Join(dir, "layout")
+			code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--tag", tag, "--oci-layout", lay)...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, `--tag: tag "`+tag+`": no registry host: it would be pushed to index.docker.io/`)
+			assert.Contains(t, stderr, "hint: Lambda pulls images only from Amazon ECR: write the registry host out, e.g. --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG")
+			assert.NoDirExists(t, lay, "refused before anything is written")
+		})
+	}
+	// Written out, Docker Hub is the user's choice: refused only later, by
+	// the network (nothing listens here), not by the parser.
+	code, _, stderr := runCmd(t, cacheEnv(t), demoArgs("--tag", "localhost:1/myfunc:latest", "--retries", "0")...)
+	assert.Equal(t, exitFailure, code, stderr)
+	assert.NotContains(t, stderr, "no registry host")
 }
