@@ -13,6 +13,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/lambdaapi"
 	"github.com/lambda-oci/lambda-oci/migrate"
 	"github.com/lambda-oci/lambda-oci/publish"
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 type migrateFlags struct {
@@ -128,6 +129,12 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}
 	if f.createFunction != "" && len(f.out.tags) == 0 {
 		return usage(errors.New("migrate: --create-function needs a pushed image: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"))
+	}
+	// Lambda runs images only from private ECR: any other registry would
+	// fail CreateFunction after the whole build and push. --registry-auth
+	// ecr says the host is an ECR endpoint under another name.
+	if f.createFunction != "" && !registry.IsPrivateECR(f.out.tags[0]) && f.push.registryAuth != registry.AuthECR {
+		return usage(fmt.Errorf("migrate: --create-function: --tag %s is not a private Amazon ECR repository, the only place Lambda runs images from: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG (or --registry-auth ecr for an ECR endpoint under another name)", f.out.tags[0]))
 	}
 	// The configuration names the image by registry digest; an image that
 	// only went to a layout or a tarball has no URI Lambda could pull.
