@@ -63,6 +63,10 @@ func Runtimes() []Runtime {
 		rt("java8.al2", "java:8.al2", "AL2", Java, "8"),
 		rt("dotnet10", "dotnet:10", "AL2023", DotNet, "10"),
 		rt("dotnet8", "dotnet:8", "AL2023", DotNet, "8"),
+		// ruby4.0 (GA 2026-04): tag 4.0 of public.ecr.aws/lambda/ruby is
+		// listed in AWS's "AWS base images for Ruby" table (Lambda developer
+		// guide, ruby-image page); AL2023 like every runtime added since 2023.
+		rt("ruby4.0", "ruby:4.0", "AL2023", Ruby, "4.0"),
 		rt("ruby3.4", "ruby:3.4", "AL2023", Ruby, "3.4"),
 		rt("ruby3.3", "ruby:3.3", "AL2023", Ruby, "3.3"),
 		rt("provided.al2023", "provided:al2023", "AL2023", Provided, ""),

@@ -39,6 +39,11 @@ func TestLookupRuntime(t *testing.T) {
 	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-arm64", r.BaseRef(ARM64))
 	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-x86_64", r.BaseRef(X8664))
 
+	r, err = LookupRuntime("ruby4.0")
+	require.NoError(t, err)
+	assert.Equal(t, "public.ecr.aws/lambda/ruby:4.0-arm64", r.BaseRef(ARM64))
+	assert.Equal(t, Ruby, r.Family)
+
 	r, err = LookupRuntime("provided.al2023")
 	require.NoError(t, err)
 	assert.Equal(t, "public.ecr.aws/lambda/provided:al2023-x86_64", r.BaseRef(X8664))
