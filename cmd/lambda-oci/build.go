@@ -43,6 +43,10 @@ disk). With --runtime the base is the AWS image for that runtime (see
 selects the handler check.
 
 stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda.OptDir, humanize.IBytes(uint64(lambda.MaxImageSize))),
+		Example: `  lambda-oci build --runtime python3.12 --arch arm64 --layer deps.zip --code ./src --handler app.handler \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 --create-repository
+  lambda-oci build --runtime nodejs22.x --code function.zip --handler index.handler --oci-layout out --json
+  lambda-oci build --base oci:./base:latest --code ./src --handler app.handler --tarball image.tar`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := missingFlags(append(f.missing(), out.missing()...)...); err != nil {

@@ -20,6 +20,7 @@ type convertFlags struct {
 
 // convertJSON is the --json output; the keys are part of the CLI contract.
 type convertJSON struct {
+	SchemaVersion    int      `json:"schemaVersion"`
 	Digest           string   `json:"digest"`
 	DiffID           string   `json:"diffID"`
 	Size             int64    `json:"size"`
@@ -44,11 +45,14 @@ normalised and sorted, every parent directory gets an entry, files become
 0644/0755, symlinks are kept, unsafe entries are refused, and the output is
 byte-for-byte reproducible (mtimes from SOURCE_DATE_EPOCH, else 1970-01-01).
 
-Prints the layer digest, or with --json one object with digest, diffID,
-size, uncompressedSize, files, dirs, symlinks, dropped and normalized.
+Prints the layer digest, or with --json one object with schemaVersion,
+digest, diffID, size, uncompressedSize, files, dirs, symlinks, dropped,
+normalized, cacheHit and output.
 
 Converted zips are cached by content in --cache-dir (default
 $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
+		Example: `  lambda-oci convert layer.zip -o layer.tar.gz
+  lambda-oci convert ./build/function --prefix /var/task -o code.tar.gz --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, a, args[0], f)
@@ -94,6 +98,7 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(convertJSON{
+		SchemaVersion:    schemaVersion,
 		Digest:           res.Digest.String(),
 		DiffID:           res.DiffID.String(),
 		Size:             res.Size,

@@ -91,6 +91,12 @@ versions are cached by ARN: a second migration downloads nothing again.
 stdout carries only the image reference (or, with --json, one JSON object;
 its copy of the function configuration shows environment variable names
 only, since CI logs are no place for their values).`,
+		Example: `  lambda-oci migrate --function orders \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 \
+    --emit-function-config create-function.json --json
+  lambda-oci migrate --function arn:aws:lambda:eu-west-1:123456789012:function:orders --qualifier live \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 --create-repository \
+    --create-function orders-image`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMigrate(cmd.Context(), a, f)

@@ -402,6 +402,7 @@ func TestMigrateCreateFunction(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var res migrateJSON
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, 1, res.SchemaVersion)
 	require.NotNil(t, res.CreatedFunction)
 	assert.Equal(t, "Active", res.CreatedFunction.State)
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders-image", res.CreatedFunction.ARN)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,4 +116,25 @@ func TestTagWithoutRegistryHostRefused(t *testing.T) {
 	code, _, stderr := runCmd(t, cacheEnv(t), demoArgs("--tag", "localhost:1/myfunc:latest", "--retries", "0")...)
 	assert.Equal(t, exitFailure, code, stderr)
 	assert.NotContains(t, stderr, "no registry host")
+}
+
+// Every --json object starts with schemaVersion 1.
+func TestJSONSchemaVersion(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"runtimes", "--json"},
+		{"convert", demoLayer, "-o", filepath.Join(dir, "layer.tar.gz"), "--json"},
+		demoArgs("--oci-layout", filepath.Join(dir, "layout"), "--json"),
+		{"check", "oci:" + filepath.Join(dir, "layout"), "--json"},
+		{"fix", "oci:" + filepath.Join(dir, "layout"), "--tarball", filepath.Join(dir, "fixed.tar"), "--json"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, cacheEnv(t), args...)
+			require.Equal(t, 0, code, stderr)
+			var obj map[string]any
+			require.NoError(t, json.Unmarshal([]byte(stdout), &obj), stdout)
+			assert.Equal(t, float64(1), obj["schemaVersion"], stdout)
+		})
+	}
+	// migrate's: TestMigrateCreateFunction.
 }
