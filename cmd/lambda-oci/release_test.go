@@ -86,6 +86,8 @@ func TestReleaseConfig(t *testing.T) {
 	ar := cfg.Archives[0]
 	assert.Equal(t, []string{bld.ID}, ar.IDs)
 	assert.Equal(t, []string{"tar.gz"}, ar.Formats)
+	// The examples and the README download releases/latest/download/NAME.
+	assert.Equal(t, "{{ .ProjectName }}_{{ .Os }}_{{ .Arch }}", ar.NameTemplate)
 	for _, p := range ar.Files {
 		assert.FileExists(t, filepath.Join("../..", p), "archived file")
 	}
