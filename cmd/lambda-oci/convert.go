@@ -52,7 +52,7 @@ normalized, cacheHit and output.
 Converted zips are cached by content in --cache-dir (default
 $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 		Example: `  lambda-oci convert layer.zip -o layer.tar.gz
-  lambda-oci convert ./build/function --prefix /var/task -o code.tar.gz --json`,
+  lambda-oci convert ./build/function --prefix ` + lambda.DefaultTaskRoot + ` -o code.tar.gz --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, a, args[0], f)
