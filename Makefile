@@ -4,7 +4,7 @@ BIN      := bin/lambda-oci
 PKGS     := ./...
 FUZZTIME ?= 5m
 
-.PHONY: all build test bench fuzz lint demo ci clean
+.PHONY: all build test bench fuzz lint demo ci clean release-check
 
 all: build
 
@@ -44,7 +44,20 @@ demo: build
 ci:
 	bash scripts/install-test-deps.sh
 	$(MAKE) lint
+	$(MAKE) release-check
 	LAMBDA_OCI_REQUIRE_TOOLS=1 $(MAKE) test
+
+# Offline check of the release configuration: the test that reads
+# .goreleaser.yaml (targets, archives, checksums, the -X stamp), then a build
+# stamped the way a release is, whose --version must print the stamp.
+# `goreleaser check` runs too when goreleaser is installed; CI does not
+# install it (a large build for a syntax check the test already covers).
+RELEASE_CHECK_VERSION := v0.0.0-release-check
+release-check:
+	$(GO) test -count=1 -run '^TestReleaseConfig$$' ./cmd/lambda-oci
+	$(GO) build -ldflags "-X main.version=$(RELEASE_CHECK_VERSION)" -o out/release-check/lambda-oci ./cmd/lambda-oci
+	out/release-check/lambda-oci --version | grep -q '^lambda-oci $(RELEASE_CHECK_VERSION) '
+	@if command -v goreleaser >/dev/null; then goreleaser check; else echo "release-check: goreleaser not installed; its configuration was checked by TestReleaseConfig"; fi
 
 clean:
 	rm -rf bin out

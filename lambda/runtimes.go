@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lambda-oci/lambda-oci/internal/suggest"
 )
 
 // Runtime is one Lambda runtime identifier and the AWS base image that
@@ -61,6 +63,10 @@ func Runtimes() []Runtime {
 		rt("java8.al2", "java:8.al2", "AL2", Java, "8"),
 		rt("dotnet10", "dotnet:10", "AL2023", DotNet, "10"),
 		rt("dotnet8", "dotnet:8", "AL2023", DotNet, "8"),
+		// ruby4.0 (GA 2026-04): tag 4.0 of public.ecr.aws/lambda/ruby is
+		// listed in AWS's "AWS base images for Ruby" table (Lambda developer
+		// guide, ruby-image page); AL2023 like every runtime added since 2023.
+		rt("ruby4.0", "ruby:4.0", "AL2023", Ruby, "4.0"),
 		rt("ruby3.4", "ruby:3.4", "AL2023", Ruby, "3.4"),
 		rt("ruby3.3", "ruby:3.3", "AL2023", Ruby, "3.3"),
 		rt("provided.al2023", "provided:al2023", "AL2023", Provided, ""),
@@ -109,8 +115,18 @@ func LookupRuntime(id string) (Runtime, error) {
 			ids = append(ids, r.ID)
 		}
 	}
+	// Suggest among every id, deprecated ones included: "go1.x" typed as
+	// "go1x" should lead to its replacement through the deprecation error.
+	every := make([]string, len(all))
+	for i, r := range all {
+		every[i] = r.ID
+	}
 	sort.Strings(ids)
-	return Runtime{}, fmt.Errorf("unknown runtime %q (known: %s; or give any base image by reference)", id, strings.Join(ids, ", "))
+	hint := ""
+	if near := suggest.Nearest(id, every, 2); len(near) > 0 {
+		hint = "did you mean " + strings.Join(near, " or ") + "? "
+	}
+	return Runtime{}, fmt.Errorf("unknown runtime %q: %s(known: %s; or give any base image by reference)", id, hint, strings.Join(ids, ", "))
 }
 
 // BaseRef is the per-architecture tag of the runtime's base image

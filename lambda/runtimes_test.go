@@ -39,6 +39,11 @@ func TestLookupRuntime(t *testing.T) {
 	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-arm64", r.BaseRef(ARM64))
 	assert.Equal(t, "public.ecr.aws/lambda/python:3.12-x86_64", r.BaseRef(X8664))
 
+	r, err = LookupRuntime("ruby4.0")
+	require.NoError(t, err)
+	assert.Equal(t, "public.ecr.aws/lambda/ruby:4.0-arm64", r.BaseRef(ARM64))
+	assert.Equal(t, Ruby, r.Family)
+
 	r, err = LookupRuntime("provided.al2023")
 	require.NoError(t, err)
 	assert.Equal(t, "public.ecr.aws/lambda/provided:al2023-x86_64", r.BaseRef(X8664))
@@ -56,6 +61,25 @@ func TestLookupRuntime(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "python3.12")
 	assert.Contains(t, err.Error(), "any base image")
+	assert.NotContains(t, err.Error(), "did you mean", "nothing is near cobol1")
+}
+
+func TestLookupRuntimeSuggests(t *testing.T) {
+	tests := []struct{ typed, want string }{
+		{"pyhton3.12", `did you mean python3.12?`},
+		{"python312", `did you mean python3.12?`},
+		{"nodejs22", `did you mean nodejs22.x?`},
+		{"Python3.13", `did you mean python3.13?`},
+		{"provided.al2024", `did you mean provided.al2023?`},
+		{"go1x", `did you mean go1.x?`}, // then its deprecation names the replacement
+	}
+	for _, tt := range tests {
+		t.Run(tt.typed, func(t *testing.T) {
+			_, err := LookupRuntime(tt.typed)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `unknown runtime "`+tt.typed+`": `+tt.want)
+		})
+	}
 }
 
 func TestFamilyFromRef(t *testing.T) {

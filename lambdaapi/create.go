@@ -233,7 +233,11 @@ func CreateFunction(ctx context.Context, req *CreateFunctionRequest, opts Option
 	}
 	fn := &CreatedFunction{Name: aws.ToString(out.FunctionName), ARN: aws.ToString(out.FunctionArn), State: string(out.State),
 		StateReasonCode: string(out.StateReasonCode), StateReason: aws.ToString(out.StateReason)}
-	opts.logf("function %s created (%s); waiting for it to become Active", fn.ARN, fn.State)
+	// The final state is the caller's to report (it is in the result);
+	// the log says only what is still awaited, so "Active" is said once.
+	if types.State(fn.State) != types.StateActive {
+		opts.logf("function %s created (%s); waiting until Lambda has finished creating it", fn.ARN, fn.State)
+	}
 	return fn, waitActive(ctx, client, req.FunctionName, fn, opts)
 }
 
@@ -262,7 +266,9 @@ func waitActive(ctx context.Context, client lambda.GetFunctionAPIClient, name st
 			if err == nil && out.Configuration != nil {
 				c := out.Configuration
 				fn.State, fn.StateReasonCode, fn.StateReason = string(c.State), string(c.StateReasonCode), aws.ToString(c.StateReason)
-				opts.logf("function %s: %s", fn.ARN, fn.State)
+				if c.State != types.StateActive {
+					opts.logf("function %s: %s", fn.ARN, fn.State)
+				}
 			}
 			return modelled(ctx, in, out, err)
 		}

@@ -123,9 +123,9 @@ func groupTags(tags []string) ([]name.Repository, map[name.Repository][]name.Tag
 	var repos []name.Repository
 	by := map[name.Repository][]name.Tag{}
 	for _, s := range tags {
-		t, err := name.NewTag(s)
+		t, err := ParseTag(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("push: tag %q: %w", s, err)
+			return nil, nil, fmt.Errorf("push: %w", err)
 		}
 		r := t.Context()
 		if _, ok := by[r]; !ok {

@@ -44,8 +44,15 @@ disk). With --runtime the base is the AWS image for that runtime (see
 selects the handler check.
 
 stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda.OptDir, humanize.IBytes(uint64(lambda.MaxImageSize))),
+		Example: `  lambda-oci build --runtime python3.12 --arch arm64 --layer deps.zip --code ./src --handler app.handler \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 --create-repository
+  lambda-oci build --runtime nodejs22.x --code function.zip --handler index.handler --oci-layout out --json
+  lambda-oci build --base oci:./base:latest --code ./src --handler app.handler --tarball image.tar`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := missingFlags(append(f.missing(), out.missing()...)...); err != nil {
+				return usage(err)
+			}
 			spec, opts, err := f.spec(a)
 			if err != nil {
 				return usage(err)
@@ -92,17 +99,26 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	return cmd
 }
 
+// missing names the required flags not given.
+func (f buildFlags) missing() []string {
+	var m []string
+	if f.code == "" {
+		m = append(m, "--code ZIP|DIR (the function code)")
+	}
+	if f.handler == "" {
+		m = append(m, "--handler HANDLER (it becomes CMD, the one argument the Lambda entrypoint takes)")
+	}
+	if f.runtime == "" && f.base == "" {
+		m = append(m, "--runtime ID or --base REF")
+	}
+	return m
+}
+
 func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	var spec build.Spec
 	var opts build.Options
-	if f.code == "" {
-		return spec, opts, fmt.Errorf("--code is required (a zip or a directory)")
-	}
-	if f.handler == "" {
-		return spec, opts, fmt.Errorf("--handler is required: it becomes CMD, the one argument the Lambda entrypoint takes")
-	}
-	if f.runtime == "" && f.base == "" {
-		return spec, opts, fmt.Errorf("--runtime or --base is required")
+	if err := missingFlags(f.missing()...); err != nil {
+		return spec, opts, err
 	}
 	if _, err := lambda.ParseArch(f.arch); err != nil {
 		return spec, opts, fmt.Errorf("--arch: %w", err)

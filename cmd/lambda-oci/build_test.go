@@ -230,7 +230,7 @@ func TestBuildRefusals(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"no output", demoArgs(), []string{"no output"}},
+		{"no output", demoArgs(), []string{"missing required flag: an output: --oci-layout DIR, --tarball FILE and/or --tag REF"}},
 		{"over max size", demoArgs("--max-size", "4KiB"), []string{"over the limit", "UNCOMPRESSED", "layer.zip", "sha256:"}},
 		// One input over the limit with the base: the same table (base rows
 		// measured, the refused zip's declared size), not the converter's
@@ -246,8 +246,8 @@ func TestBuildRefusals(t *testing.T) {
 		{"bad arch", demoArgs("--arch", "sparc"), []string{`"sparc"`, "x86_64, arm64"}},
 		{"deprecated runtime", []string{"build", "--runtime", "python3.8", "--code", demoCode, "--handler", "app.handler"},
 			[]string{"deprecated", "python3.12"}},
-		{"no base", []string{"build", "--code", demoCode, "--handler", "app.handler"}, []string{"--runtime or --base"}},
-		{"no handler", []string{"build", "--base", fixtureBase, "--code", demoCode}, []string{"--handler is required"}},
+		{"no base", []string{"build", "--code", demoCode, "--handler", "app.handler"}, []string{"missing required flag: --runtime ID or --base REF"}},
+		{"no handler", []string{"build", "--base", fixtureBase, "--code", demoCode}, []string{"missing required flag: --handler HANDLER"}},
 		{"bad env", demoArgs("--env", "NOPE"), []string{`"NOPE"`}},
 		{"bad max size", demoArgs("--max-size", "lots"), []string{"--max-size", "lots"}},
 		{"missing base tag", []string{"build", "--base", "oci:../../testdata/base:nope", "--code", demoCode, "--handler", "app.handler"}, []string{"nope"}},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/lambda-oci/lambda-oci/build"
@@ -67,7 +66,7 @@ func buildOnDaemon(ctx context.Context, a *app, addr string, spec build.Spec, op
 		return err
 	}
 	if push.imageRefs != "" {
-		if err := renameio.WriteFile(push.imageRefs, []byte(strings.Join(res.References, "\n")+"\n"), 0o644); err != nil {
+		if err := publish.WriteImageRefs(push.imageRefs, res.References); err != nil {
 			return fmt.Errorf("--image-refs %s: %w", push.imageRefs, err)
 		}
 	}

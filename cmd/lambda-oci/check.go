@@ -16,9 +16,9 @@ import (
 	"github.com/lambda-oci/lambda-oci/source"
 )
 
-// checkSchemaVersion is the version of check's and fix's JSON: bumped when
-// a field changes meaning or goes away (new fields do not bump it).
-const checkSchemaVersion = 1
+// checkSchemaVersion is the version of check's and fix's JSON (see
+// schemaVersion; the two may part if one command's fields change).
+const checkSchemaVersion = schemaVersion
 
 // subjectFlags say what an existing image is checked against, and how it
 // is read; check and fix share them.
@@ -98,7 +98,7 @@ Every layer is read once, streaming, several at a time.
 stdout: the report, one line per finding, grouped by layer (or one JSON
 object with --json). Exit status: 0 ready, 3 not Lambda-ready, 1 could not
 check, 2 usage error, 4 authentication refused.`,
-		Example: `  lambda-oci check 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest --arch arm64
+		Example: `  lambda-oci check 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fn:latest --arch arm64 --runtime python3.12
   lambda-oci check oci:./out:fn --json
   lambda-oci check docker-archive:image.tar`,
 		Args: usageArgs(cobra.ExactArgs(1)),

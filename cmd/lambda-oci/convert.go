@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -23,6 +22,7 @@ type convertFlags struct {
 
 // convertJSON is the --json output; the keys are part of the CLI contract.
 type convertJSON struct {
+	SchemaVersion    int      `json:"schemaVersion"`
 	Digest           string   `json:"digest"`
 	DiffID           string   `json:"diffID"`
 	Size             int64    `json:"size"`
@@ -53,12 +53,14 @@ layer's mtime instead of the source's, so Python keeps using them rather
 than compiling at every cold start; stale, hash-based and orphan .pyc files
 are left as they are (--no-pyc-rewrite leaves all of them).
 
-Prints the layer digest, or with --json one object with digest, diffID,
-size, uncompressedSize, files, dirs, symlinks, dropped, normalized and
-pycRewritten.
+Prints the layer digest, or with --json one object with schemaVersion,
+digest, diffID, size, uncompressedSize, files, dirs, symlinks, dropped,
+normalized, pycRewritten, cacheHit and output.
 
 Converted zips are cached by content in --cache-dir (default
 $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
+		Example: `  lambda-oci convert layer.zip -o layer.tar.gz
+  lambda-oci convert ./build/function --prefix ` + lambda.DefaultTaskRoot + ` -o code.tar.gz --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, a, args[0], f)
@@ -75,10 +77,10 @@ $LAMBDA_OCI_CACHE_DIR, else lambda-oci under the user cache directory).`,
 
 func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err error) {
 	if f.output == "" {
-		return errors.New("convert: -o OUT.tar.gz is required")
+		return usage(fmt.Errorf("convert: %w", missingFlags("-o OUT.tar.gz")))
 	}
 	if !strings.HasPrefix(f.prefix, "/") {
-		return fmt.Errorf("convert: --prefix %q: want an absolute path such as %s or %s", f.prefix, lambda.OptDir, lambda.DefaultTaskRoot)
+		return usage(fmt.Errorf("convert: --prefix %q: want an absolute path such as %s or %s", f.prefix, lambda.OptDir, lambda.DefaultTaskRoot))
 	}
 	mtime, err := layerconv.ModTimeFromEnv(a.getenv)
 	if err != nil {
@@ -105,6 +107,7 @@ func runConvert(cmd *cobra.Command, a *app, src string, f convertFlags) (err err
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(convertJSON{
+		SchemaVersion:    schemaVersion,
 		Digest:           res.Digest.String(),
 		DiffID:           res.DiffID.String(),
 		Size:             res.Size,

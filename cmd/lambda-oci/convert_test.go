@@ -279,7 +279,7 @@ func TestConvertUsageErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no output":       {args: []string{"convert", zipPath}, want: "-o OUT.tar.gz is required"},
+		"no output":       {args: []string{"convert", zipPath}, want: "convert: missing required flag: -o OUT.tar.gz"},
 		"relative prefix": {args: []string{"convert", zipPath, "-o", "x.tar.gz", "--prefix", "opt"}, want: "--prefix"},
 		"missing input":   {args: []string{"convert", zipPath + ".nope", "-o", "x.tar.gz", "--no-cache"}, want: "no such file"},
 		"no args":         {args: []string{"convert"}, want: "accepts 1 arg"},
@@ -291,7 +291,7 @@ func TestConvertUsageErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			res := runCLI(t, tt.env, tt.args...)
-			assert.Equal(t, wantCode(name, map[string]int{"no args": exitUsage}), res.code)
+			assert.Equal(t, wantCode(name, map[string]int{"no args": exitUsage, "no output": exitUsage, "relative prefix": exitUsage}), res.code)
 			assert.Empty(t, res.stdout)
 			assert.Contains(t, res.stderr, tt.want)
 			assert.NoFileExists(t, "x.tar.gz")

@@ -20,6 +20,7 @@ var errorHints = []struct {
 	{registry.ErrExpiredCredentials, "the AWS session has expired: refresh it (`aws sso login`, or re-run the step that assumes the role)"},
 	{registry.ErrAccessDenied, "grant the IAM action named above to this identity (for pushes: ecr:GetAuthorizationToken, ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage)"},
 	{registry.ErrUnauthorized, "the credentials were refused: for ECR check the AWS access key, secret or profile and the region (--registry-auth ecr --region R for a custom host); for other registries, `docker login` or a credential helper in ~/.docker/config.json"},
+	{registry.ErrNoRegistryHost, "Lambda pulls images only from Amazon ECR: write the registry host out, e.g. --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG (docker.io/NAME:TAG if Docker Hub is really meant)"},
 	{registry.ErrBaseNotFound, "check the base reference; an OCI layout is named oci:PATH[:TAG], TAG matching an org.opencontainers.image.ref.name"},
 }
 

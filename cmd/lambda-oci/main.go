@@ -59,13 +59,16 @@ func newRootCmd(a *app) *cobra.Command {
 		Short:         "Build AWS Lambda container images without a Docker daemon",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion(),
 	}
-	// Every flag the parser refuses is a usage error (exit 2).
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.SetVersionTemplate("lambda-oci {{.Version}}\n")
+	// Every flag the parser refuses is a usage error (exit 2), with the
+	// flag the user probably meant.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usage(suggestFlag(cmd, err)) })
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return usage(fmt.Errorf("unknown command %q; see lambda-oci --help", args[0]))
+			return usage(unknownCommand(cmd, args[0]))
 		}
 		return cmd.Help()
 	}
@@ -78,6 +81,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newMigrateCmd(a),
 		newCheckCmd(a),
 		newFixCmd(a),
+		newVersionCmd(a),
 	)
+	registerCompletions(root)
 	return root
 }

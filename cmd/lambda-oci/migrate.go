@@ -13,6 +13,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/lambdaapi"
 	"github.com/lambda-oci/lambda-oci/migrate"
 	"github.com/lambda-oci/lambda-oci/publish"
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 type migrateFlags struct {
@@ -90,6 +91,12 @@ versions are cached by ARN: a second migration downloads nothing again.
 stdout carries only the image reference (or, with --json, one JSON object;
 its copy of the function configuration shows environment variable names
 only, since CI logs are no place for their values).`,
+		Example: `  lambda-oci migrate --function orders \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 \
+    --emit-function-config create-function.json --json
+  lambda-oci migrate --function arn:aws:lambda:eu-west-1:123456789012:function:orders --qualifier live \
+    --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 --create-repository \
+    --create-function orders-image`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMigrate(cmd.Context(), a, f)
@@ -113,8 +120,12 @@ only, since CI logs are no place for their values).`,
 
 func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	// Everything that can be refused without the network is refused first.
+	var missing []string
 	if f.function == "" {
-		return usage(errors.New("migrate: --function NAME|ARN is required"))
+		missing = append(missing, "--function NAME|ARN")
+	}
+	if err := missingFlags(append(missing, f.out.missing()...)...); err != nil {
+		return usage(fmt.Errorf("migrate: %w", err))
 	}
 	if err := f.out.validate(); err != nil {
 		return usage(err)
@@ -124,6 +135,12 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 	}
 	if f.createFunction != "" && len(f.out.tags) == 0 {
 		return usage(errors.New("migrate: --create-function needs a pushed image: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"))
+	}
+	// Lambda runs images only from private ECR: any other registry would
+	// fail CreateFunction after the whole build and push. --registry-auth
+	// ecr says the host is an ECR endpoint under another name.
+	if f.createFunction != "" && !registry.IsPrivateECR(f.out.tags[0]) && f.push.registryAuth != registry.AuthECR {
+		return usage(fmt.Errorf("migrate: --create-function: --tag %s is not a private Amazon ECR repository, the only place Lambda runs images from: pass --tag ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG (or --registry-auth ecr for an ECR endpoint under another name)", f.out.tags[0]))
 	}
 	// The configuration names the image by registry digest; an image that
 	// only went to a layout or a tarball has no URI Lambda could pull.

@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lambda-oci/lambda-oci/internal/fakeecr"
 	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
 	"github.com/lambda-oci/lambda-oci/internal/testutil"
 )
@@ -80,9 +81,15 @@ type migration struct {
 	code     []byte
 }
 
-func newMigration(t *testing.T) *migration {
+// newMigration starts the world; opts configure the stand-in Lambda API
+// (its credentials, to share them with a stand-in ECR).
+func newMigration(t *testing.T, opts ...fakelambda.Options) *migration {
 	t.Helper()
-	fake := fakelambda.New(t, fakelambda.Options{})
+	var o fakelambda.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	fake := fakelambda.New(t, o)
 	dir := t.TempDir()
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
 		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
@@ -372,17 +379,36 @@ func TestMigrateWarnsAboutIncompatibleLayers(t *testing.T) {
 	assert.True(t, found, "the warning is in the JSON result: %v", res.Warnings)
 }
 
+// withECR puts a stand-in ECR (API and registry front) before the test's
+// registry; the stand-in Lambda API must have been started with the ECR
+// stand-in's credentials (one AWS identity signs both). It returns the
+// registry host to tag with, and the flags that reach it as ECR.
+func (m *migration) withECR(t *testing.T) (host string, flags []string) {
+	t.Helper()
+	ecr := fakeecr.Start(t, fakeecr.Options{Upstream: m.registry.URL, UpstreamTransport: http.DefaultTransport, Password: "unused"})
+	t.Setenv("AWS_ENDPOINT_URL_ECR", ecr.API.URL)
+	return ecr.Host, []string{"--registry-auth", "ecr", "--region", "us-east-1", "--create-repository"}
+}
+
+// ecrLambdaOptions: the stand-in Lambda accepts the stand-in ECR's identity.
+var ecrLambdaOptions = fakelambda.Options{AccessKeyID: fakeecr.AccessKeyID, SecretAccessKey: fakeecr.SecretAccessKey}
+
 func TestMigrateCreateFunction(t *testing.T) {
-	m := newMigration(t)
+	m := newMigration(t, ecrLambdaOptions)
+	host, ecrFlags := m.withECR(t)
 	m.fake.SetCreateOutcome(fakelambda.CreateOutcome{PendingPolls: 2})
-	code, stdout, stderr := m.run(t, "migrate", "--function", "orders", "--base", testBase,
-		"--tag", m.host+"/orders:v1", "--create-function", "orders-image", "--json")
+	code, stdout, stderr := m.run(t, append([]string{"migrate", "--function", "orders", "--base", testBase,
+		"--tag", host + "/orders:v1", "--create-function", "orders-image", "--json"}, ecrFlags...)...)
 	require.Equal(t, 0, code, stderr)
 	var res migrateJSON
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, 1, res.SchemaVersion)
 	require.NotNil(t, res.CreatedFunction)
 	assert.Equal(t, "Active", res.CreatedFunction.State)
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:orders-image", res.CreatedFunction.ARN)
+	// The wait is logged, but the outcome once: "Active" is said by one line.
+	assert.Equal(t, 1, strings.Count(stderr, "Active"), stderr)
+	assert.Contains(t, stderr, "function arn:aws:lambda:us-east-1:123456789012:function:orders-image is Active")
 
 	reqs := m.fake.CreateRequests()
 	require.Len(t, reqs, 1)
@@ -401,6 +427,36 @@ func TestMigrateCreateFunction(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, polls, "polled until Active")
+}
+
+// A function named by ARN is read in the ARN's region, whatever the
+// configured one (here none), and its image function is created there
+// (Lambda pulls from ECR in the function's region).
+func TestMigrateFunctionARNTakesItsRegion(t *testing.T) {
+	m := newMigration(t, ecrLambdaOptions)
+	host, ecrFlags := m.withECR(t)
+	os.Unsetenv("AWS_REGION") // newMigration's t.Setenv restores it
+	fn := m.function()
+	fn.Region = "eu-west-1"
+	m.fake.AddFunction(fn)
+	arn := "arn:aws:lambda:eu-west-1:123456789012:function:orders"
+	code, stdout, stderr := m.run(t, append([]string{"migrate", "--function", arn, "--base", testBase,
+		"--tag", host + "/orders:v1", "--create-function", "orders-image", "--json"}, ecrFlags...)...)
+	require.Equal(t, 0, code, stderr)
+	var res migrateJSON
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, "eu-west-1", res.Function.Region)
+	assert.Equal(t, arn, res.Function.ARN)
+	require.NotNil(t, res.CreatedFunction)
+	assert.Equal(t, "arn:aws:lambda:eu-west-1:123456789012:function:orders-image", res.CreatedFunction.ARN)
+	signed := map[string]bool{}
+	for _, c := range m.fake.Calls() {
+		if c.Operation == "GetFunction" || c.Operation == "CreateFunction" {
+			assert.Equal(t, "eu-west-1", c.Region, "%s %s signed for the ARN's region", c.Operation, c.Path)
+			signed[c.Operation] = true
+		}
+	}
+	assert.True(t, signed["GetFunction"] && signed["CreateFunction"], "both calls made: %v", signed)
 }
 
 func TestMigrateFailuresPushNothing(t *testing.T) {
@@ -467,6 +523,14 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			want:  []string{"--create-function", "needs a pushed image", "--tag"},
 		},
 		{
+			// Lambda would refuse the image URI only after the build and
+			// the push: refused first, naming where Lambda pulls from.
+			name:  "create function with a tag outside ECR",
+			args:  []string{"--create-function", "orders-image"},
+			noAPI: true,
+			want:  []string{"--create-function", "not a private Amazon ECR repository", "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG"},
+		},
+		{
 			// Without a push the configuration could only name a local
 			// image Lambda cannot pull.
 			name:  "function config without a pushed image",
@@ -493,7 +557,8 @@ func TestMigrateFailuresPushNothing(t *testing.T) {
 			}
 			code, stdout, stderr := m.run(t, args...)
 			t.Logf("stderr:\n%s", stderr)
-			assert.Equal(t, wantCode(tt.name, map[string]int{"access denied": exitAuth, "create function without a pushed image": exitUsage}), code)
+			assert.Equal(t, wantCode(tt.name, map[string]int{"access denied": exitAuth, "create function without a pushed image": exitUsage,
+				"create function with a tag outside ECR": exitUsage}), code)
 			assert.Empty(t, stdout)
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)

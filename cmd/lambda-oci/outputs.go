@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
@@ -33,6 +32,14 @@ func (o *outputFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object describing the image instead of the reference")
 }
 
+// missing names the output flags when none is given.
+func (o *outputFlags) missing() []string {
+	if o.ociLayout == "" && o.tarball == "" && len(o.tags) == 0 {
+		return []string{"an output: --oci-layout DIR, --tarball FILE and/or --tag REF"}
+	}
+	return nil
+}
+
 // validate cleans the output paths (a trailing slash would make "DIR/" its
 // own parent) and refuses, before anything is fetched or written, outputs
 // that cannot be written: a tarball path that is a directory, a layout
@@ -43,8 +50,8 @@ func (o *outputFlags) validate() error {
 		return errors.New("no output: pass --oci-layout DIR, --tarball FILE and/or --tag REF")
 	}
 	for _, t := range o.tags {
-		if _, err := name.NewTag(t); err != nil {
-			return fmt.Errorf("--tag %q: %w", t, err)
+		if _, err := registry.ParseTag(t); err != nil {
+			return fmt.Errorf("--tag: %w", err)
 		}
 	}
 	o.ociLayout = cleanPath(o.ociLayout)

@@ -24,8 +24,14 @@ type layerJSON struct {
 	Push string `json:"push,omitempty"`
 }
 
+// schemaVersion is the version of every --json object (build, migrate,
+// convert, runtimes, check, fix): bumped when a field changes meaning or
+// goes away; new fields do not bump it.
+const schemaVersion = 1
+
 // buildOutput is the result of a build: the JSON object --json prints.
 type buildOutput struct {
+	SchemaVersion    int         `json:"schemaVersion"`
 	Reference        string      `json:"reference"`
 	Digest           string      `json:"digest"`
 	MediaType        string      `json:"mediaType"`
@@ -56,8 +62,9 @@ func describeBuild(res *build.Result, pub *publish.Publication, out outputFlags)
 		return nil, fmt.Errorf("image name %q: %w", imgName, err)
 	}
 	o := &buildOutput{
-		Reference: nameRef.Context().Name() + "@" + res.Digest.String(),
-		Digest:    res.Digest.String(), MediaType: string(res.MediaType),
+		SchemaVersion: schemaVersion,
+		Reference:     nameRef.Context().Name() + "@" + res.Digest.String(),
+		Digest:        res.Digest.String(), MediaType: string(res.MediaType),
 		Platform: res.Platform.OS + "/" + res.Platform.Architecture, Arch: string(res.Arch),
 		Base: res.Base, BaseDigest: res.BaseDigest.String(), Handler: res.Handler,
 		Size: res.Size, UncompressedSize: res.UncompressedSize, ManifestSize: res.ManifestSize,

@@ -10,6 +10,13 @@ import (
 	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
+// runtimesJSON is `runtimes --json`: an object, like every command's
+// JSON, so that it carries its schemaVersion.
+type runtimesJSON struct {
+	SchemaVersion int           `json:"schemaVersion"`
+	Runtimes      []runtimeJSON `json:"runtimes"`
+}
+
 // runtimeJSON is one row of `runtimes --json`.
 type runtimeJSON struct {
 	ID          string            `json:"id"`
@@ -30,6 +37,8 @@ func newRuntimesCmd(a *app) *cobra.Command {
 		Long: `List the Lambda runtime ids --runtime accepts and the AWS base image each maps
 to. Builds use the per-architecture tag (IMAGE-x86_64 or IMAGE-arm64). With --all,
 deprecated ids are listed too, with the runtime to move to.`,
+		Example: `  lambda-oci runtimes
+  lambda-oci runtimes --all --json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []runtimeJSON
@@ -50,7 +59,7 @@ deprecated ids are listed too, with the runtime to move to.`,
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return enc.Encode(runtimesJSON{SchemaVersion: schemaVersion, Runtimes: rows})
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUNTIME\tIMAGE\tOS\tFAMILY")
@@ -64,7 +73,7 @@ deprecated ids are listed too, with the runtime to move to.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (schemaVersion, runtimes[]) instead of a table")
 	cmd.Flags().BoolVar(&all, "all", false, "include deprecated runtime ids and their replacements")
 	return cmd
 }

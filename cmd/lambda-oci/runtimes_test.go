@@ -40,10 +40,11 @@ func TestRuntimesTable(t *testing.T) {
 func TestRuntimesJSON(t *testing.T) {
 	code, out, _ := runCmd(t, nil, "runtimes", "--json", "--all")
 	require.Equal(t, 0, code)
-	var rows []runtimeJSON
-	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	var res runtimesJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, 1, res.SchemaVersion)
 	byID := map[string]runtimeJSON{}
-	for _, r := range rows {
+	for _, r := range res.Runtimes {
 		byID[r.ID] = r
 	}
 	assert.Equal(t, "public.ecr.aws/lambda/nodejs:22-arm64", byID["nodejs22.x"].ArchImages["arm64"])
