@@ -239,11 +239,10 @@ func (f *File) resolve(fname string, line int, d rawDefaults, rf rawFunction, ge
 			s.Layers = append(s.Layers, build.Source{Path: l})
 			continue
 		}
-		// The name in the image history must not depend on where the
-		// checkout lives: the path as written in the file.
-		s.Layers = append(s.Layers, build.Source{Path: f.path(l), Name: filepath.ToSlash(filepath.Clean(l))})
+		// Named by base name, as build names them: the same function
+		// built from the file or from flags gets the same digest.
+		s.Layers = append(s.Layers, build.Source{Path: f.path(l)})
 	}
-	s.Code.Name = filepath.ToSlash(filepath.Clean(rf.Code))
 	env := map[string]string{}
 	for k, v := range d.Env {
 		env[k] = v

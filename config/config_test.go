@@ -50,10 +50,10 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, build.Spec{
 		Runtime: "python3.12", Arch: "arm64", Handler: "app.handler",
 		Layers: []build.Source{
-			{Path: "/src/app/layers/common.zip", Name: "layers/common.zip"},
+			{Path: "/src/app/layers/common.zip"},
 			{Path: "arn:aws:lambda:us-east-1:123456789012:layer:shared:3"},
 		},
-		Code: build.Source{Path: "/src/app/orders", Name: "orders"},
+		Code: build.Source{Path: "/src/app/orders"},
 		Env:  []string{"LOG_LEVEL=info", "STAGE=prod"},
 	}, orders.Spec, "defaults inherited, the function's env wins, sorted")
 	assert.Equal(t, []string{"registry.example.com/fns/orders:latest", "registry.example.com/fns/orders:abc123"}, orders.Tags)
