@@ -38,6 +38,10 @@ type FleetOptions struct {
 	// FailFast stops the targets not yet finished at the first failure;
 	// otherwise every target is attempted.
 	FailFast bool
+	// Verify, when set, sees each target's built and checked image before
+	// it is published; an error fails the target with nothing published
+	// (a lock file's --locked).
+	Verify func(name string, res *Result) error
 }
 
 // TargetResult is what became of one target. Exactly one of Err and
@@ -151,7 +155,11 @@ func PublishFleet(ctx context.Context, targets []Target, opts FleetOptions) ([]T
 					events(e)
 				}
 			}
-			res, pub, err := Publish(gctx, t.Spec, t.Publisher, o)
+			var verify func(*Result) error
+			if opts.Verify != nil {
+				verify = func(r *Result) error { return opts.Verify(t.Name, r) }
+			}
+			res, pub, err := publishVerified(gctx, t.Spec, t.Publisher, o, verify)
 			if err != nil {
 				if opts.FailFast && errors.Is(err, context.Canceled) && ctx.Err() == nil {
 					err = ErrStopped
