@@ -25,11 +25,13 @@ type fileFlags struct {
 	file     string
 	only     []string
 	failFast bool
+	locked   bool
 }
 
 func (f *fileFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.file, "file", "f", "", "build every function of a lambda-oci.yaml `FILE` in one process (see the README for the format)")
 	fs.StringArrayVar(&f.only, "only", nil, "with -f: build only the function `NAME` (repeatable)")
+	fs.BoolVar(&f.locked, "locked", false, "with -f: refuse to publish a function when anything it is built from differs from "+config.LockName+" (which is then left as it is)")
 	fs.BoolVar(&f.failFast, "fail-fast", false, "with -f: stop at the first function that fails (default: build the others and report every failure)")
 }
 
@@ -74,6 +76,28 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	if err != nil {
 		return err
 	}
+	lockPath := config.LockPath(ff.file)
+	lock, err := config.ReadLock(lockPath)
+	if err != nil {
+		return err
+	}
+	var verify func(string, *build.Result) error
+	if ff.locked {
+		verify = func(name string, res *build.Result) error {
+			want, ok := lock.Functions[name]
+			if !ok {
+				return fmt.Errorf("not in %s: build without --locked to add it", lockPath)
+			}
+			got, err := cf.LockFunction(res)
+			if err != nil {
+				return err
+			}
+			if d := want.Diff(got); len(d) > 0 {
+				return fmt.Errorf("differs from %s: %s", lockPath, strings.Join(d, "; "))
+			}
+			return nil
+		}
+	}
 	cacheDir, err := cache.dir(a)
 	if err != nil {
 		return err
@@ -95,6 +119,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 		Options:  build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a), Registry: ropts, Shared: shared},
 		Jobs:     push.jobs,
 		FailFast: ff.failFast,
+		Verify:   verify,
 	})
 	if results == nil {
 		return ferr
@@ -102,6 +127,12 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	st := shared.Stats()
 	logf(a, "built %d of %d functions (%d base fetches, %d base layers measured, %d layer versions fetched, %d inputs converted)",
 		len(results)-failures(ferr), len(results), st.BaseFetches, st.BaseLayerMeasures, st.LayerVersionFetches, st.Conversions)
+
+	if !ff.locked {
+		if err := updateLock(cf, lock, lockPath, results); err != nil {
+			return errors.Join(ferr, err)
+		}
+	}
 
 	report := map[string]fileFunctionJSON{}
 	var lines []string
@@ -228,4 +259,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// updateLock records what the successful functions were built from; the
+// others keep their entries, and functions gone from the file lose theirs.
+func updateLock(cf *config.File, lock *config.Lock, path string, results []build.TargetResult) error {
+	for _, r := range results {
+		if r.Err != nil {
+			continue
+		}
+		lf, err := cf.LockFunction(r.Result)
+		if err != nil {
+			return err
+		}
+		lock.Functions[r.Name] = lf
+	}
+	lock.Prune(cf)
+	return lock.Write(path)
 }

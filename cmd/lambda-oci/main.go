@@ -67,6 +67,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newBuildCmd(a),
 		newRuntimesCmd(a),
 		newMigrateCmd(a),
+		newUpdateCmd(a),
 	)
 	return root
 }
