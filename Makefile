@@ -20,6 +20,7 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
 	bash scripts/bench-compare.sh
+	bash scripts/bench-fleet.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./layerconv
