@@ -20,6 +20,7 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
 	bash scripts/bench-compare.sh
+	bash scripts/bench-fleet.sh
 
 # Long fuzzing of the zip converter and of the layer reader the checks use
 # (tar, gzip, zstd from any image), FUZZTIME each.

@@ -158,16 +158,18 @@ func (b *builder) fetchBase(ctx context.Context) (v1.Image, error) {
 	if err := checkLocalBase(ref); err != nil {
 		return nil, err
 	}
-	b.info("fetching base %s", ref)
-	base, err := registry.FetchBase(ctx, ref, b.opts.Registry)
-	if err != nil {
-		return nil, baseFetchError(ref, err)
-	}
-	img, err := image.SelectPlatform(base.Index, base.Image, b.arch)
-	if err != nil {
-		return nil, fmt.Errorf("base %s: %w", ref, err)
-	}
-	return img, nil
+	return b.opts.Shared.base(ctx, ref, b.arch, func() (v1.Image, error) {
+		b.info("fetching base %s", ref)
+		base, err := registry.FetchBase(ctx, ref, b.opts.Registry)
+		if err != nil {
+			return nil, baseFetchError(ref, err)
+		}
+		img, err := image.SelectPlatform(base.Index, base.Image, b.arch)
+		if err != nil {
+			return nil, fmt.Errorf("base %s: %w", ref, err)
+		}
+		return img, nil
+	})
 }
 
 func (b *builder) baseName() string {
@@ -353,7 +355,7 @@ func (b *builder) baseLayer(ctx context.Context, reader checks.Reader, l v1.Laye
 	if cl.MediaType, err = l.MediaType(); err != nil {
 		return cl, fmt.Errorf("%s: media type: %w", cl.Digest, err)
 	}
-	if cl.Listing, err = reader.Listing(ctx, l); err != nil {
+	if cl.Listing, err = b.opts.Shared.listing(ctx, cl.Digest, func() (*checks.Listing, error) { return reader.Listing(ctx, l) }); err != nil {
 		return cl, fmt.Errorf("measuring: %w", err)
 	}
 	cl.Origin, cl.Kind, cl.Source = checks.Base, "base", b.baseName()

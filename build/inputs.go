@@ -43,11 +43,15 @@ func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 	for _, src := range b.spec.Layers {
 		in := input{Source: src, path: src.Path, kind: kindLayer}
 		if lambdaapi.IsLayerARN(src.Path) {
-			lf, err := lambdaapi.FetchLayer(ctx, src.Path, lopts)
+			lf, owned, err := b.opts.Shared.layerVersion(ctx, src.Path, func() (*lambdaapi.LayerFile, error) {
+				return lambdaapi.FetchLayer(ctx, src.Path, lopts)
+			})
 			if err != nil {
 				return nil, fmt.Errorf("layer %s: %w", src.Path, err)
 			}
-			b.res.closers = append(b.res.closers, func() error { lf.Remove(); return nil })
+			if !owned {
+				b.res.closers = append(b.res.closers, func() error { lf.Remove(); return nil })
+			}
 			in.path, in.arn, in.codeSha256 = lf.Path, lf.ARN, lf.CodeSha256
 			// The ARN, not the download path, names the layer in the image
 			// history, so the digest does not depend on the cache location.
@@ -134,14 +138,21 @@ func (b *builder) convertAll(ctx context.Context, inputs []input) (adds []*added
 }
 
 func (b *builder) convert(ctx context.Context, in input, prefix string) (*added, error) {
-	res, err := layerconv.Convert(ctx, in.path, layerconv.Options{
-		Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(),
+	key := convKey{path: in.path, prefix: prefix, cacheDir: b.cache.Layers(), modTime: b.created, maxSize: b.maxSize}
+	res, owned, err := b.opts.Shared.convert(ctx, key, func() (*layerconv.Result, error) {
+		return layerconv.Convert(ctx, in.path, layerconv.Options{
+			Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(),
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build: converting %s %q: %w", in.kind, in.Path, err)
 	}
+	conv := res
+	if owned {
+		conv = nil // the Shared closes it
+	}
 	return &added{
-		layer: res.Layer, conv: res, listing: checks.ListingFromIndex(res),
+		layer: res.Layer, conv: conv, listing: checks.ListingFromIndex(res),
 		info: LayerInfo{
 			Digest: res.Digest, DiffID: res.DiffID, MediaType: b.fam.Layer,
 			Size: res.Size, UncompressedSize: res.UncompressedSize,

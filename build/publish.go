@@ -13,6 +13,11 @@ import (
 // The returned Result describes the image; its Image can no longer be read
 // (the build's temporary files are gone).
 func Publish(ctx context.Context, spec Spec, pub publish.Publisher, opts Options) (*Result, *publish.Publication, error) {
+	return publishVerified(ctx, spec, pub, opts, nil)
+}
+
+// publishVerified is Publish with a last look (verify) before publishing.
+func publishVerified(ctx context.Context, spec Spec, pub publish.Publisher, opts Options, verify func(*Result) error) (*Result, *publish.Publication, error) {
 	if err := pub.Check(SpecInputs(spec)); err != nil {
 		return nil, nil, err
 	}
@@ -21,6 +26,11 @@ func Publish(ctx context.Context, spec Spec, pub publish.Publisher, opts Options
 		return nil, nil, err
 	}
 	defer res.Close()
+	if verify != nil {
+		if err := verify(res); err != nil {
+			return nil, nil, err
+		}
+	}
 	p, err := pub.Publish(ctx, res.Image)
 	if err != nil {
 		return nil, nil, err

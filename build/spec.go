@@ -84,6 +84,10 @@ type Options struct {
 	Getenv func(string) string
 	// Events receives what the build has to say as it goes; nil discards.
 	Events func(Event)
+	// Shared, when set, is work shared with the other Builds of the process
+	// (bases, base layer measurements, layer versions, conversions); the
+	// caller closes it after them. Nil: every Build does its own.
+	Shared *Shared
 }
 
 // EventKind says what an Event is.

@@ -28,8 +28,9 @@ func newBuildCmd(a *app) *cobra.Command {
 	var f buildFlags
 	var out outputFlags
 	var push pushFlags
+	var ff fileFlags
 	cmd := &cobra.Command{
-		Use:   "build (--runtime ID | --base REF) --code ZIP|DIR --handler HANDLER [--layer ZIP|ARN ...] OUTPUT...",
+		Use:   "build (--runtime ID | --base REF) --code ZIP|DIR --handler HANDLER [--layer ZIP|ARN ...] OUTPUT... | build -f lambda-oci.yaml [--only NAME ...]",
 		Short: "Stack Lambda layers and function code on a Lambda base image",
 		Long: fmt.Sprintf(`Build one Lambda-ready image: the base for --arch, each --layer zip at %s in
 order, the code at the task root, CMD set to the handler. Lambda's rules are
@@ -43,6 +44,12 @@ disk). With --runtime the base is the AWS image for that runtime (see
 "lambda-oci runtimes"); with both, --base is the image and --runtime only
 selects the handler check.
 
+With -f lambda-oci.yaml, every function of the file is built in one process
+(--only NAME to pick some): each base is fetched and measured once per
+architecture, each layer input converted once, --jobs functions at a time.
+A failing function does not stop the others unless --fail-fast; stdout then
+carries NAME=REPO@sha256:... lines (--json: one object, function -> result).
+
 stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda.OptDir, humanize.IBytes(uint64(lambda.MaxImageSize))),
 		Example: `  lambda-oci build --runtime python3.12 --arch arm64 --layer deps.zip --code ./src --handler app.handler \
     --tag 123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders:v1 --create-repository
@@ -50,6 +57,12 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
   lambda-oci build --base oci:./base:latest --code ./src --handler app.handler --tarball image.tar`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ff.file != "" {
+				return runBuildFile(cmd, a, ff, f.cache, out, push)
+			}
+			if len(ff.only) > 0 || ff.failFast {
+				return usage(fmt.Errorf("--only and --fail-fast need -f FILE"))
+			}
 			if err := missingFlags(append(f.missing(), out.missing()...)...); err != nil {
 				return usage(err)
 			}
@@ -96,6 +109,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	f.builder.bind(fs)
 	out.bind(fs)
 	push.bind(fs)
+	ff.bind(fs)
 	return cmd
 }
 

@@ -27,7 +27,7 @@ type pushFlags struct {
 
 func (f *pushFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.createRepository, "create-repository", false, "create the ECR repository if it does not exist")
-	fs.IntVar(&f.jobs, "jobs", 0, "blobs uploaded in parallel (default: number of CPUs)")
+	fs.IntVar(&f.jobs, "jobs", 0, "blobs uploaded in parallel (default: number of CPUs); with -f, functions built and pushed at once (default: CPUs, at least 4)")
 	fs.IntVar(&f.retries, "retries", registry.DefaultRetries, "retries after 5xx, 429, connection resets and timeouts (exponential backoff with jitter); 0 disables")
 	fs.StringVar(&f.registryAuth, "registry-auth", "", `"ecr" forces ECR authentication (GetAuthorizationToken) for a host that does not look like ECR; default: by host`)
 	fs.StringVar(&f.region, "region", "", "AWS region for ECR when the registry host does not name one (default: AWS_REGION)")
