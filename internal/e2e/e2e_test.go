@@ -40,7 +40,8 @@ type world struct {
 	shellImage v1.Image
 	bin        string // lambda-oci
 	binEnv     []string
-	cacheDir   string // lambda-oci's layer cache, shared by the scenarios
+	cacheDir   string    // lambda-oci's layer cache, shared by the scenarios
+	node       *nodeBase // the Node.js base, pushed by the first scenario needing it
 }
 
 func newWorld(t *testing.T) *world {
