@@ -219,6 +219,8 @@ func TestE2E(t *testing.T) {
 	// Real language runtimes and real packages from layers (issue 14).
 	t.Run("fidelity/python", w.testFidelityPython)
 	t.Run("fidelity/nodejs", w.testFidelityNode)
+	// check and fix on a buildx-shaped image (issue 10).
+	t.Run("issue10/buildx attestation index with 0600 code: check refuses, fix repairs, fixed answers, unfixed denied", w.testBuildxFix)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.
