@@ -221,6 +221,9 @@ func TestE2E(t *testing.T) {
 	t.Run("fidelity/nodejs", w.testFidelityNode)
 	// check and fix on a buildx-shaped image (issue 10).
 	t.Run("issue10/buildx attestation index with 0600 code: check refuses, fix repairs, fixed answers, unfixed denied", w.testBuildxFix)
+	// Node.js handler checks that agree with the runtime (issue 18).
+	t.Run("issue18/nodejs handler only in a layer (.mjs, .cjs): refused, and fails at invoke", w.testNodeHandlerLayerOnly)
+	t.Run("issue18/nodejs handler as directory module lib/index.js: accepted, and answers", w.testNodeHandlerDirModule)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.
