@@ -208,6 +208,18 @@ func (w *world) manifest(t *testing.T, ref string) *v1.Manifest {
 	return m
 }
 
+// config is the config file of the image manifest ref names.
+func (w *world) config(t *testing.T, ref string) *v1.ConfigFile {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	require.NoError(t, err)
+	img, err := remote.Image(r, append(w.remoteOpts, remote.WithContext(t.Context()))...)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	return cf
+}
+
 func keys(m map[string][]string) []string {
 	var out []string
 	for k := range m {

@@ -64,6 +64,8 @@ func (w *world) testNodeHandlerLayerOnly(t *testing.T) {
 			unchecked := fn
 			unchecked.extra = []string{"--runtime", "provided.al2023"}
 			ref := w.mustBuild(t, repo+"-unchecked", unchecked)
+			assert.Len(t, w.manifest(t, ref).Layers, nb.layers+2, "base, layer and code: no bootstrap link layer")
+			assert.Equal(t, []string{"layerfn.handler"}, w.config(t, ref).Config.Cmd)
 			rep := w.checkJSON(t, 3, ref)
 			var handler []string
 			for _, f := range rep.Findings {

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"runtime"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,6 +18,8 @@ type nodeBase struct {
 	// runtime is --runtime nodejsNN.x when lambda-oci knows the version
 	// (without it the family is told by the base's /var/lang/bin/node).
 	runtime []string
+	// layers is how many layers the base has.
+	layers int
 }
 
 // nodeBase builds and pushes the Node.js base the first time a scenario
@@ -35,6 +41,14 @@ func (w *world) nodeBase(t *testing.T) *nodeBase {
 	case "20", "22", "24":
 		nb.runtime = []string{"--runtime", "nodejs" + node.Major + ".x"}
 	}
+	ref, err := name.ParseReference(nb.ref)
+	require.NoError(t, err)
+	img, err := remote.Image(ref, append(w.remoteOpts, remote.WithContext(t.Context()),
+		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))...)
+	require.NoError(t, err)
+	ls, err := img.Layers()
+	require.NoError(t, err)
+	nb.layers = len(ls)
 	w.node = nb
 	return nb
 }
