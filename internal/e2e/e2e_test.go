@@ -40,7 +40,8 @@ type world struct {
 	shellImage v1.Image
 	bin        string // lambda-oci
 	binEnv     []string
-	cacheDir   string // lambda-oci's layer cache, shared by the scenarios
+	cacheDir   string    // lambda-oci's layer cache, shared by the scenarios
+	node       *nodeBase // the Node.js base, pushed by the first scenario needing it
 }
 
 func newWorld(t *testing.T) *world {
@@ -218,6 +219,11 @@ func TestE2E(t *testing.T) {
 	// Real language runtimes and real packages from layers (issue 14).
 	t.Run("fidelity/python", w.testFidelityPython)
 	t.Run("fidelity/nodejs", w.testFidelityNode)
+	// check and fix on a buildx-shaped image (issue 10).
+	t.Run("issue10/buildx attestation index with 0600 code: check refuses, fix repairs, fixed answers, unfixed denied", w.testBuildxFix)
+	// Node.js handler checks that agree with the runtime (issue 18).
+	t.Run("issue18/nodejs handler only in a layer (.mjs, .cjs): refused, and fails at invoke", w.testNodeHandlerLayerOnly)
+	t.Run("issue18/nodejs handler as directory module lib/index.js: accepted, and answers", w.testNodeHandlerDirModule)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.

@@ -26,17 +26,9 @@ func (w *world) testFidelityNode(t *testing.T) {
 	testRequireTool(t, "node", "ldd")
 	npmDir := filepath.Join(NPMCacheDir(), "layer")
 	requireFile(t, filepath.Join(npmDir, "node_modules", "sharp", "package.json"), installHint+" (npm packages)")
-	node, err := FindHostNode()
-	require.NoError(t, err)
-	files, err := NodeBaseFiles(node)
-	require.NoError(t, err)
-	f := &nodeFidelity{w: w, node: node}
-	f.base = w.pushBase(t, "lambda/nodejs:"+node.Major, LanguageBaseOptions{
-		Files: files, Bootstrap: nodeBootstrap(node.Major), What: "Node.js " + node.Major + " and the Node.js runtime loop"})
-	switch node.Major {
-	case "20", "22", "24":
-		f.extra = []string{"--runtime", "nodejs" + node.Major + ".x"}
-	}
+	nb := w.nodeBase(t)
+	f := &nodeFidelity{w: w, node: nb.node, base: nb.ref, extra: nb.runtime}
+	var err error
 	f.npm, err = NPMLayer(npmDir)
 	require.NoError(t, err)
 
