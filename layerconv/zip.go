@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -112,9 +111,13 @@ func scanZip(src string, ra io.ReaderAt, zr *zip.Reader, archiveSize int64, o re
 		}
 		total += f.UncompressedSize64
 	}
+	offs, err := localOffsets(ra, archiveSize, len(zr.File))
+	if err != nil {
+		return nil, srcErr(src, fmt.Errorf("%w: central directory: %w", ErrCorrupt, err))
+	}
 	es := make([]entry, 0, len(zr.File))
 	for i, f := range zr.File {
-		e, drop, err := zipEntry(ra, f, archiveSize)
+		e, drop, err := zipEntry(ra, f, archiveSize, offs[i])
 		if err != nil {
 			return nil, entryErr(src, f.Name, err)
 		}
@@ -141,7 +144,7 @@ func scanZip(src string, ra io.ReaderAt, zr *zip.Reader, archiveSize int64, o re
 }
 
 // zipEntry classifies one zip entry.
-func zipEntry(ra io.ReaderAt, f *zip.File, archiveSize int64) (e entry, drop bool, err error) {
+func zipEntry(ra io.ReaderAt, f *zip.File, archiveSize, headerAt int64) (e entry, drop bool, err error) {
 	creator := f.CreatorVersion >> 8
 	unixMode := f.ExternalAttrs >> 16
 	hasUnix := (creator == creatorUnix || creator == creatorMacOS) && unixMode != 0
@@ -192,7 +195,7 @@ func zipEntry(ra io.ReaderAt, f *zip.File, archiveSize int64) (e entry, drop boo
 	if dropped(name, e.kind) {
 		return e, true, nil
 	}
-	off, err := localHeader(ra, f)
+	off, err := localHeader(ra, f, headerAt)
 	if err != nil {
 		return e, false, err
 	}
@@ -238,18 +241,14 @@ func zipEntry(ra io.ReaderAt, f *zip.File, archiveSize int64) (e entry, drop boo
 	return e, false, nil
 }
 
-// localHeader checks f's local header and returns where its data starts.
-// The name in the local header must be the central directory's: streaming
-// extractors read the local one, so a difference would make the layer say
-// something else than what another tool unpacks from the same zip.
-func localHeader(ra io.ReaderAt, f *zip.File) (int64, error) {
-	h, err := headerOffset(f)
-	if err != nil {
-		return 0, err
-	}
-	const fixed = 30 // local file header without name and extra field
-	buf := make([]byte, fixed+len(f.Name))
-	if _, err := ra.ReadAt(buf, h); err != nil {
+// localHeader checks f's local header (at off, from the central
+// directory) and returns where its data starts. The name in the local
+// header must be the central directory's: streaming extractors read the
+// local one, so a difference would make the layer say something else than
+// what another tool unpacks from the same zip.
+func localHeader(ra io.ReaderAt, f *zip.File, off int64) (int64, error) {
+	buf := make([]byte, localLen+len(f.Name))
+	if _, err := ra.ReadAt(buf, off); err != nil {
 		return 0, fmt.Errorf("%w: local header: %w", ErrCorrupt, err)
 	}
 	if string(buf[:4]) != "PK\x03\x04" {
@@ -257,24 +256,12 @@ func localHeader(ra io.ReaderAt, f *zip.File) (int64, error) {
 	}
 	nameLen := int64(binary.LittleEndian.Uint16(buf[26:]))
 	extraLen := int64(binary.LittleEndian.Uint16(buf[28:]))
-	if nameLen != int64(len(f.Name)) || string(buf[fixed:]) != f.Name {
+	if nameLen != int64(len(f.Name)) || string(buf[localLen:]) != f.Name {
 		local := make([]byte, nameLen)
-		ra.ReadAt(local, h+fixed) // only for the message; a short read shows as such
+		ra.ReadAt(local, off+localLen) // only for the message; a short read shows as such
 		return 0, fmt.Errorf("%w: the local header names it %q", ErrCorrupt, local)
 	}
-	return h + fixed + nameLen + extraLen, nil
-}
-
-// headerOffset is where f's local header starts. archive/zip knows it (from
-// the central directory, base offset applied) but does not export it; it
-// is read by reflection, and the signature check in localHeader plus the
-// tests fail loudly should a Go release rename the field.
-func headerOffset(f *zip.File) (int64, error) {
-	v := reflect.ValueOf(f).Elem().FieldByName("headerOffset")
-	if !v.IsValid() || v.Kind() != reflect.Int64 {
-		return 0, errors.New("layerconv: archive/zip.File has no headerOffset field (Go release not supported)")
-	}
-	return v.Int(), nil
+	return off + localLen + nameLen + extraLen, nil
 }
 
 func methodName(m uint16) string {
