@@ -2,6 +2,7 @@ package registry
 
 import (
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -40,6 +41,13 @@ type ProgressEvent struct {
 	Status ProgressStatus
 	// Config marks the image config blob.
 	Config bool
+	// Repository is where the blob goes ("example.com/team/fn").
+	Repository string
+	// Attempt and Attempts number a ProgressRetrying event's retry: retry
+	// Attempt of Attempts is about to start.
+	Attempt, Attempts int
+	// Delay is the wait before that retry.
+	Delay time.Duration
 	// Err is the failure, for ProgressRetrying and ProgressFailed.
 	Err error
 }
@@ -69,11 +77,11 @@ func (p *progress) emit(e ProgressEvent) {
 	p.fn(e)
 }
 
-func (p *progress) start(d v1.Hash, size int64, config bool) *bar {
+func (p *progress) start(repo string, d v1.Hash, size int64, config bool) *bar {
 	if p == nil {
 		return nil
 	}
-	b := &bar{p: p, digest: d, size: size, config: config}
+	b := &bar{p: p, repo: repo, digest: d, size: size, config: config}
 	b.send(ProgressStarted, 0, nil)
 	return b
 }
@@ -81,6 +89,7 @@ func (p *progress) start(d v1.Hash, size int64, config bool) *bar {
 // bar is one blob's progress. Methods are safe on a nil *bar.
 type bar struct {
 	p      *progress
+	repo   string
 	digest v1.Hash
 	size   int64
 	config bool
@@ -91,7 +100,7 @@ type bar struct {
 }
 
 func (b *bar) send(s ProgressStatus, done int64, err error) {
-	b.p.emit(ProgressEvent{Digest: b.digest, Size: b.size, Done: done, Status: s, Config: b.config, Err: err})
+	b.p.emit(ProgressEvent{Digest: b.digest, Size: b.size, Done: done, Status: s, Config: b.config, Repository: b.repo, Err: err})
 }
 
 // restart begins a new attempt's count.
@@ -121,9 +130,10 @@ func (b *bar) add(n int64) {
 	}
 }
 
-func (b *bar) retrying(err error) {
+func (b *bar) retrying(err error, attempt, attempts int, delay time.Duration) {
 	if b != nil {
-		b.send(ProgressRetrying, 0, err)
+		b.p.emit(ProgressEvent{Digest: b.digest, Size: b.size, Status: ProgressRetrying, Config: b.config, Repository: b.repo,
+			Attempt: attempt, Attempts: attempts, Delay: delay, Err: err})
 	}
 }
 

@@ -180,7 +180,7 @@ func uploadBlobs(ctx context.Context, p *remote.Pusher, repo name.Repository, bl
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			bar := prog.start(b.digest, b.size, b.config)
+			bar := prog.start(repo.String(), b.digest, b.size, b.config)
 			err := withRetries(gctx, opts, "blob "+b.digest.String(), bar.retrying, func() error {
 				return p.Upload(gctx, repo, withProgress(b.layer, bar))
 			})

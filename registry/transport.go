@@ -94,7 +94,7 @@ func (o Options) retryDelay(n int) time.Duration {
 // has failed for good, no attempt starts and no backoff runs to its end.
 // Retries are logged and reported through onRetry (for progress); a
 // failure that is not retried is not announced as one.
-func withRetries(ctx context.Context, o Options, what string, onRetry func(error), op func() error) error {
+func withRetries(ctx context.Context, o Options, what string, onRetry func(err error, attempt, attempts int, delay time.Duration), op func() error) error {
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -106,7 +106,7 @@ func withRetries(ctx context.Context, o Options, what string, onRetry func(error
 		d := o.retryDelay(n)
 		o.logf("retrying after: %v (%s, retry %d of %d, in %s)", err, what, n+1, o.retries(), d.Round(time.Millisecond))
 		if onRetry != nil {
-			onRetry(err)
+			onRetry(err, n+1, o.retries(), d)
 		}
 		t := time.NewTimer(d)
 		select {

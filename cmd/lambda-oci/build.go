@@ -77,6 +77,8 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 				return usage(err)
 			}
 			opts.Registry = push.options(a)
+			opts.Events = events(a, push.quiet)
+			push.forTags(out.tags)
 			defer push.pushed()
 			if addr, err := f.builder.address(a); err != nil || addr != "" {
 				if err != nil {
@@ -84,7 +86,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 				}
 				return buildOnDaemon(cmd.Context(), a, addr, spec, opts, out, push)
 			}
-			res, pub, err := build.Publish(cmd.Context(), spec, push.record(out.publisher(opts.Registry, a)), opts)
+			res, pub, err := build.Publish(cmd.Context(), spec, push.record(out.publisher(opts.Registry, push.logTo(a))), opts)
 			if err != nil {
 				return out.flagError(err)
 			}
@@ -153,6 +155,6 @@ func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	for _, l := range f.layers {
 		spec.Layers = append(spec.Layers, build.Source{Path: l})
 	}
-	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a)}
+	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, false)}
 	return spec, opts, nil
 }

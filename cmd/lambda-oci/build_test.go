@@ -562,3 +562,18 @@ func TestBuildRefusesInputAsOutput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, orig, got, "the input is intact")
 }
+
+// --quiet prints nothing but the result: no progress, no log lines (a
+// warning about the image would still be printed; this build has none).
+func TestBuildQuiet(t *testing.T) {
+	lay := filepath.Join(t.TempDir(), "layout")
+	code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", lay, "--quiet")...)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stderr)
+	assert.Equal(t, "localhost/lambda-function@"+demoDigest+"\n", stdout)
+
+	// Without it, the same build says what it does.
+	_, _, stderr = runCmd(t, cacheEnv(t), demoArgs("--oci-layout", filepath.Join(t.TempDir(), "l2"))...)
+	assert.Contains(t, stderr, "fetching base")
+	assert.Contains(t, stderr, "wrote OCI layout")
+}

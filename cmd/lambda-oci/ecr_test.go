@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,8 +87,9 @@ func TestBuildPushToECR(t *testing.T) {
 	assert.True(t, e.fake.HasRepository("team/demo"))
 	assert.Contains(t, e.fake.Calls(), "CreateRepository")
 	assert.Zero(t, e.fake.BadSignatures())
-	// Off a terminal: one line per blob.
-	assert.Equal(t, len(out.Layers)+1, strings.Count(stderr, " pushed "), stderr)
+	// Off a terminal: one line per blob, then the summary.
+	assert.Len(t, regexp.MustCompile(`(?m)^sha256:[0-9a-f]{12}( \(config\))? pushed `).FindAllString(stderr, -1), len(out.Layers)+1, stderr)
+	assert.Contains(t, stderr, fmt.Sprintf("lambda-oci: push: %d blob(s) pushed", len(out.Layers)+1))
 
 	// skopeo, which no one here wrote, reads it back from the registry.
 	inspect := exec.Command("skopeo", "inspect", "--cert-dir", e.reg.CertDir, "--creds", "AWS:"+ecrPassword,

@@ -59,7 +59,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`,
 			}
 			ropts := push.options(a)
 			ropts.RegistryAuth, ropts.Region = orDefault(f.registryAuth, ropts.RegistryAuth), orDefault(f.region, ropts.Region)
-			pub := push.record(out.publisher(ropts, a))
+			pub := push.record(out.publisher(ropts, push.logTo(a)))
 			if err := out.flagError(pub.Check(inputPaths(args[0]))); err != nil {
 				return usage(err)
 			}

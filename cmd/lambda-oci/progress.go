@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/vbauerster/mpb/v8"
@@ -21,11 +23,23 @@ import (
 type progressRenderer struct {
 	w   io.Writer
 	tty bool
+	// repos is how many repositories the push goes to: with more than
+	// one, every line names its repository.
+	repos int
+	// heartbeat is how often, off a terminal, a line says an upload is
+	// still going when nothing else was printed (0: never).
+	heartbeat time.Duration
 
-	mu     sync.Mutex
-	p      *mpb.Progress // on a terminal, from the first event on
-	bars   map[string]*blobBar
-	closed bool
+	mu      sync.Mutex
+	p       *mpb.Progress // on a terminal, from the first event on
+	bars    map[string]*blobBar
+	closed  bool
+	started time.Time
+	last    time.Time // the last line printed (plain output)
+	active  map[string]registry.ProgressEvent
+	tally   map[registry.ProgressStatus]int
+	bytes   int64 // pushed
+	stop    chan struct{}
 }
 
 type blobBar struct {
@@ -40,7 +54,8 @@ func newProgressRenderer(w io.Writer) *progressRenderer {
 }
 
 func newProgressRendererTTY(w io.Writer, tty bool) *progressRenderer {
-	return &progressRenderer{w: w, tty: tty, bars: map[string]*blobBar{}}
+	return &progressRenderer{w: w, tty: tty, heartbeat: 10 * time.Second, bars: map[string]*blobBar{},
+		active: map[string]registry.ProgressEvent{}, tally: map[registry.ProgressStatus]int{}}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -55,9 +70,14 @@ func (r *progressRenderer) event(e registry.ProgressEvent) {
 	if r.closed {
 		return
 	}
+	r.count(e)
 	if !r.tty {
-		if line := finishedLine(e); line != "" {
-			fmt.Fprintln(r.w, line)
+		line := finishedLine(e)
+		if e.Status == registry.ProgressRetrying {
+			line = retryLine(e)
+		}
+		if line != "" {
+			r.println(e.Repository, line)
 		}
 		return
 	}
@@ -94,6 +114,80 @@ func (r *progressRenderer) event(e registry.ProgressEvent) {
 	}
 }
 
+// count keeps what the summary and the heartbeat need; the first event
+// starts the heartbeat off a terminal.
+func (r *progressRenderer) count(e registry.ProgressEvent) {
+	if r.started.IsZero() {
+		r.started = time.Now()
+		if !r.tty && r.heartbeat > 0 {
+			r.stop = make(chan struct{})
+			go r.beat(r.stop)
+		}
+	}
+	key := e.Repository + "@" + e.Digest.String()
+	switch e.Status {
+	case registry.ProgressStarted, registry.ProgressRunning, registry.ProgressRetrying:
+		r.active[key] = e
+	default:
+		delete(r.active, key)
+		r.tally[e.Status]++
+		if e.Status == registry.ProgressPushed {
+			r.bytes += e.Size
+		}
+	}
+}
+
+// beat prints, off a terminal, a line when uploads are still going and
+// nothing was printed for a heartbeat interval: CI systems that kill
+// silent jobs, and people watching a log, both see the push is alive.
+func (r *progressRenderer) beat(stop chan struct{}) {
+	t := time.NewTicker(r.heartbeat / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			if len(r.active) > 0 && now.Sub(r.last) >= r.heartbeat {
+				var done, total int64
+				for _, e := range r.active {
+					done += e.Done
+					total += e.Size
+				}
+				r.println("", fmt.Sprintf("still uploading %d blob(s): %s of %s sent", len(r.active),
+					humanize.IBytes(uint64(max(done, 0))), humanize.IBytes(uint64(max(total, 0)))))
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// println prints one plain line, naming the repository when the push goes
+// to several. Called with r.mu held.
+func (r *progressRenderer) println(repo, line string) {
+	if r.repos > 1 && repo != "" {
+		line = repo + ": " + line
+	}
+	fmt.Fprintln(r.w, line)
+	r.last = time.Now()
+}
+
+// summary is the push's one-line account.
+func (r *progressRenderer) summary() string {
+	parts := []string{fmt.Sprintf("%d blob(s) pushed (%s)", r.tally[registry.ProgressPushed], humanize.IBytes(uint64(r.bytes)))}
+	if n := r.tally[registry.ProgressExists]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d already present", n))
+	}
+	if n := r.tally[registry.ProgressMounted]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d mounted", n))
+	}
+	if n := r.tally[registry.ProgressFailed]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", n))
+	}
+	return fmt.Sprintf("push: %s in %s", strings.Join(parts, ", "), time.Since(r.started).Round(10*time.Millisecond))
+}
+
 // logf prints one log line: above the bars on a terminal.
 func (r *progressRenderer) logf(format string, args ...any) {
 	line := fmt.Sprintf("lambda-oci: "+format+"\n", args...)
@@ -125,9 +219,18 @@ func (r *progressRenderer) wait() {
 			b.bar.Abort(false) // a push that ended early (cancelled)
 		}
 	}
+	if r.stop != nil {
+		close(r.stop)
+	}
+	started := !r.started.IsZero()
 	r.mu.Unlock()
 	if p != nil {
 		p.Wait()
+	}
+	if started {
+		r.mu.Lock()
+		fmt.Fprintln(r.w, "lambda-oci: "+r.summary())
+		r.mu.Unlock()
 	}
 }
 
@@ -157,6 +260,12 @@ func finishedLine(e registry.ProgressEvent) string {
 		return fmt.Sprintf("%s failed after %s of %s", blobLabel(e), humanize.IBytes(uint64(max(e.Done, 0))), size)
 	}
 	return ""
+}
+
+// retryLine is the plain-output line for a retry: visible by default, so
+// a slow push is never silent.
+func retryLine(e registry.ProgressEvent) string {
+	return fmt.Sprintf("%s retry %d of %d in %s: %v", blobLabel(e), e.Attempt, e.Attempts, e.Delay.Round(time.Millisecond), e.Err)
 }
 
 // barText follows a bar: bytes while running, the outcome once done.

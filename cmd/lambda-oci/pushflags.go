@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
 	"github.com/lambda-oci/lambda-oci/publish"
@@ -91,4 +92,27 @@ func (f *pushFlags) record(p publish.Publisher) publish.Publisher {
 		return p
 	}
 	return publish.RecordRefs(p, f.imageRefs)
+}
+
+// forTags tells the progress display how many repositories the push goes
+// to: with several, each line names its repository.
+func (f *pushFlags) forTags(tags []string) {
+	if f.progress == nil {
+		return
+	}
+	repos := map[string]bool{}
+	for _, t := range tags {
+		if ref, err := name.NewTag(t); err == nil {
+			repos[ref.Context().String()] = true
+		}
+	}
+	f.progress.repos = len(repos)
+}
+
+// logTo is where outputs log what they wrote: nowhere with --quiet.
+func (f *pushFlags) logTo(a *app) *app {
+	if f.quiet {
+		return nil
+	}
+	return a
 }

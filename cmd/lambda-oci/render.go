@@ -109,14 +109,17 @@ func printResult(a *app, asJSON bool, ref string, v any) error {
 	return enc.Encode(v)
 }
 
-// events renders the library's events as log lines on stderr.
-func events(a *app) func(build.Event) {
+// events renders the library's events as log lines on stderr; with quiet
+// only warnings (what is wrong with the image) are printed.
+func events(a *app, quiet bool) func(build.Event) {
 	return func(e build.Event) {
 		if e.Kind == build.Warning {
 			logf(a, "warning: %s", e.Message)
 			return
 		}
-		logf(a, "%s", e.Message)
+		if !quiet {
+			logf(a, "%s", e.Message)
+		}
 	}
 }
 
