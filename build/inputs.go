@@ -136,6 +136,7 @@ func (b *builder) convertAll(ctx context.Context, inputs []input) (adds []*added
 func (b *builder) convert(ctx context.Context, in input, prefix string) (*added, error) {
 	res, err := layerconv.Convert(ctx, in.path, layerconv.Options{
 		Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(),
+		NoPycRewrite: b.spec.NoPycRewrite,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build: converting %s %q: %w", in.kind, in.Path, err)
