@@ -138,10 +138,11 @@ func (b *builder) convertAll(ctx context.Context, inputs []input) (adds []*added
 }
 
 func (b *builder) convert(ctx context.Context, in input, prefix string) (*added, error) {
-	key := convKey{path: in.path, prefix: prefix, cacheDir: b.cache.Layers(), modTime: b.created, maxSize: b.maxSize}
+	key := convKey{path: in.path, prefix: prefix, cacheDir: b.cache.Layers(), modTime: b.created, maxSize: b.maxSize, noPycRewrite: b.spec.NoPycRewrite}
 	res, owned, err := b.opts.Shared.convert(ctx, key, func() (*layerconv.Result, error) {
 		return layerconv.Convert(ctx, in.path, layerconv.Options{
 			Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(),
+			NoPycRewrite: b.spec.NoPycRewrite,
 		})
 	})
 	if err != nil {

@@ -97,6 +97,7 @@ type convKey struct {
 	path, prefix, cacheDir string
 	modTime                time.Time
 	maxSize                int64
+	noPycRewrite           bool
 }
 
 // base returns the platform's base image for ref, fetching it once.

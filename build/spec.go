@@ -69,6 +69,10 @@ type Spec struct {
 	// Created is the config's creation time and every new file's mtime;
 	// zero means SOURCE_DATE_EPOCH if set, else the Unix epoch.
 	Created time.Time
+	// NoPycRewrite leaves every .pyc in the converted inputs byte for byte
+	// (layerconv.Options.NoPycRewrite): the .pyc files valid in a zip are
+	// then stale in the image, which is what a comparison needs.
+	NoPycRewrite bool
 }
 
 // Options are how to build: caches, credentials, where events go.

@@ -60,6 +60,7 @@ const (
 	RuleEntrypoint        = "entrypoint"
 	RulePlatform          = "platform"
 	RuleLayerLayout       = "layer-layout"
+	RuleStaleBytecode     = "stale-bytecode"
 )
 
 // Finding is one rule's verdict on one subject of an image.

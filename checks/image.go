@@ -95,7 +95,7 @@ type rule func(c *check) []Finding
 func rules() []rule {
 	return []rule{
 		indexRule, mediaTypes, foreignLayers, compression, diffIDs, parentDirs, hardLinks, size,
-		platform, handler, architecture, permissions, entrypoint, layerLayout, manifestSize,
+		platform, handler, architecture, permissions, entrypoint, layerLayout, staleBytecode, manifestSize,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
@@ -24,7 +25,7 @@ import (
 
 // listingVersion is part of every cache file name: bump it when Listing or
 // what a read records changes, so stale records are ignored, not misread.
-const listingVersion = 3
+const listingVersion = 4 // 4: regular files' mtimes and sizes, .pyc headers
 
 // Compression is what a layer blob really is, whatever its media type says.
 type Compression string
@@ -45,12 +46,18 @@ type Entry struct {
 	Link string `json:"l,omitempty"`
 	// Mode is the permission bits (and setuid/setgid/sticky).
 	Mode int64 `json:"o"`
+	// Mtime (whole seconds since the epoch, as Python's int(st_mtime) has
+	// it) and Size are a regular file's header fields; zero for other
+	// entries.
+	Mtime int64 `json:"mt,omitempty"`
+	Size  int64 `json:"sz,omitempty"`
 	// ELF is set for a regular file with an ELF header; Machine is its
 	// e_machine.
 	ELF     bool   `json:"e,omitempty"`
 	Machine uint16 `json:"m,omitempty"`
-	// Facts are what handler lookups need from the file's content
-	// (lambda.WantsFacts: package.json fields, a class path jar's classes).
+	// Facts are what checks need from the file's content
+	// (lambda.WantsFacts: package.json fields, a class path jar's classes,
+	// a .pyc's header).
 	Facts *lambda.FileFacts `json:"f,omitempty"`
 }
 
@@ -75,7 +82,7 @@ func ListingFromIndex(res *layerconv.Result) *Listing {
 	l := &Listing{Version: listingVersion, Compression: Gzip, UncompressedSize: res.UncompressedSize, DiffID: res.DiffID}
 	l.Entries = make([]Entry, len(res.Entries))
 	for i, e := range res.Entries {
-		l.Entries[i] = Entry{Path: e.Path, Type: e.Type, Link: e.Link, Mode: e.Mode, ELF: e.ELF, Machine: e.ELFMachine, Facts: e.Facts}
+		l.Entries[i] = Entry{Path: e.Path, Type: e.Type, Link: e.Link, Mode: e.Mode, Mtime: e.Mtime, Size: e.Size, ELF: e.ELF, Machine: e.ELFMachine, Facts: e.Facts}
 	}
 	return l
 }
@@ -134,6 +141,9 @@ func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
 			continue
 		}
 		e := Entry{Path: p, Type: hdr.Typeflag, Link: hdr.Linkname, Mode: hdr.Mode & 0o7777}
+		if hdr.Typeflag == tar.TypeReg {
+			e.Mtime, e.Size = unixSeconds(hdr.ModTime), hdr.Size
+		}
 		if hdr.Typeflag == tar.TypeReg && lambda.WantsFacts(p) {
 			var content []byte
 			if e.Facts, content, err = readFacts(tr, p, hdr.Size); err != nil {
@@ -221,6 +231,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	c.h.Write(p[:n])
 	return n, err
+}
+
+// unixSeconds is t as Python's int(st_mtime) has it: truncated toward
+// zero, which differs from t.Unix() (the floor) only before 1970.
+func unixSeconds(t time.Time) int64 {
+	s := t.Unix()
+	if s < 0 && t.Nanosecond() != 0 {
+		s++
+	}
+	return s
 }
 
 // cleanName turns a tar name into a clean relative path ("./var/task/" ->

@@ -194,6 +194,12 @@ func rewriteEntries(ctx context.Context, p *plan, r io.Reader, w io.Writer, dir 
 			links++
 			saved[rel] = sp // a link to this link reads the same content
 		}
+		// The header goes out as it was read, format and times to the
+		// nanosecond included: a timestamp-based .pyc valid for its source
+		// stays valid (and a stale one stale) only while the source's
+		// mtime and size are what they were, so fix needs no .pyc rewrite
+		// of its own. Were it ever to normalise times, it would owe the
+		// .pyc files layerconv's rule (TestFixKeepsBytecodeValidity).
 		if p.modeFix(rel, hdr) {
 			modes++
 		}

@@ -10,17 +10,23 @@ import (
 	"strings"
 )
 
-// FileFacts is what a handler lookup needs from a file's content, recorded
-// once while its layer is read or written (checks.ReadLayer,
-// layerconv), so that no check opens a layer twice: the fields of a
-// package.json Node.js resolves with, and the classes a jar on the Java
-// runtime's class path holds.
+// FileFacts is what a check needs from a file's content, recorded once
+// while its layer is read or written (checks.ReadLayer, layerconv), so
+// that no check opens a layer twice: the fields of a package.json Node.js
+// resolves with, the classes a jar on the Java runtime's class path holds,
+// and a .pyc's header (whether Python will use it or compile its source
+// again at every cold start).
 type FileFacts struct {
 	// Package is set for a package.json that parsed.
 	Package *PackageJSON `json:"pkg,omitempty"`
 	// Classes are a jar's class entries without ".class", sorted
 	// ("com/example/Handler", "com/example/Handler$Inner").
 	Classes []string `json:"classes,omitempty"`
+	// Pyc is a .pyc file's first PycHeaderLen bytes as they are (PEP 552:
+	// magic, flags, then the source's mtime and size, or a hash); what they
+	// mean is Python's business (layerconv.PycStamp). A .pyc shorter than
+	// the header has no facts.
+	Pyc []byte `json:"pyc,omitempty"`
 	// Unread says why the content was not recorded (too large, not a zip,
 	// not JSON): a lookup that needs it cannot decide and says so.
 	Unread string `json:"unread,omitempty"`
@@ -48,6 +54,9 @@ const (
 	MaxPackageJSONFacts = 1 << 20
 	// maxJarClasses bounds the class names kept per jar.
 	maxJarClasses = 200_000
+	// PycHeaderLen is how much of a .pyc is recorded: the PEP 552 header,
+	// four little-endian 32-bit words.
+	PycHeaderLen = 16
 )
 
 // javaLibDirs are the directories whose jars the Java runtime puts on the
@@ -59,16 +68,27 @@ func javaLibDirs(taskRoot string) []string {
 
 // WantsFacts reports whether the content of the regular file at p (a tar
 // name, with or without the leading slash) is worth recording: a
-// package.json anywhere, or a jar directly in one of the Java class path
-// directories of the default task root. Images with another task root get
-// their jars checked as "not recorded" (not refused).
+// package.json anywhere, a jar directly in one of the Java class path
+// directories of the default task root (images with another task root get
+// their jars checked as "not recorded", not refused), or any .pyc (its
+// header only: see FactsFromHead).
 func WantsFacts(p string) bool {
 	p = path.Clean("/" + p)
-	if path.Base(p) == "package.json" {
+	if path.Base(p) == "package.json" || isPyc(p) {
 		return true
 	}
 	return isClassPathJar(path.Dir(p), path.Base(p), DefaultTaskRoot)
 }
+
+// isPyc: every name ending in .pyc, orphans and odd names included; which
+// source a header belongs to is decided where it is read, by Python's
+// rules, and a header costs 16 bytes.
+func isPyc(p string) bool { return strings.HasSuffix(p, ".pyc") }
+
+// FactsFromHead reports whether the facts of the wanted file at p come from
+// its first FactsLimit(p) bytes alone (a .pyc's header): such a file is
+// never too large, and only its head is kept.
+func FactsFromHead(p string) bool { return isPyc(p) }
 
 // isClassPathJar applies CustomerClassLoader's filter: a name ending in
 // ".jar" with at least one character before it, directly in a lib dir.
@@ -76,8 +96,12 @@ func isClassPathJar(dir, name, taskRoot string) bool {
 	return len(name) > len(".jar") && strings.HasSuffix(name, ".jar") && slices.Contains(javaLibDirs(taskRoot), dir)
 }
 
-// FactsLimit is how many bytes of the file at p ReadFacts needs.
+// FactsLimit is how many bytes of the file at p ReadFacts needs: all of
+// it, up to this bound, or its head (FactsFromHead).
 func FactsLimit(p string) int64 {
+	if isPyc(p) {
+		return PycHeaderLen
+	}
 	if path.Base(p) == "package.json" {
 		return MaxPackageJSONFacts
 	}
@@ -89,8 +113,16 @@ func TooLargeFacts(p string, size int64) *FileFacts {
 	return &FileFacts{Unread: fmt.Sprintf("%d bytes, above the %d bytes read to check it", size, FactsLimit(p))}
 }
 
-// ReadFacts records the facts of a wanted file from its whole content.
+// ReadFacts records the facts of a wanted file from its whole content, or
+// from its first FactsLimit(p) bytes when FactsFromHead(p); nil when there
+// is nothing to record (a .pyc shorter than its header).
 func ReadFacts(p string, content []byte) *FileFacts {
+	if isPyc(p) {
+		if len(content) < PycHeaderLen {
+			return nil
+		}
+		return &FileFacts{Pyc: bytes.Clone(content[:PycHeaderLen])}
+	}
 	if path.Base(p) == "package.json" {
 		var raw struct {
 			Main    any             `json:"main"`

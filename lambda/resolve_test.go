@@ -354,7 +354,16 @@ func TestReadFacts(t *testing.T) {
 	for p, want := range map[string]bool{
 		"var/task/lib/a.jar": true, "/opt/java/lib/a.jar": true, "opt/java/lib/sub/a.jar": false,
 		"var/task/a.jar": false, "var/task/lib/.jar": false, "any/where/package.json": true, "opt/x.json": false,
+		"opt/python/__pycache__/m.cpython-312.pyc": true, "var/task/legacy.pyc": true, "opt/python/m.py": false,
 	} {
 		assert.Equal(t, want, WantsFacts(p), p)
 	}
+	// A .pyc's facts are its header alone: a file of any size, its first
+	// 16 bytes kept as they are; one shorter than a header has none.
+	head := "\xcb\r\r\n\x00\x00\x00\x00\x00\xe1\xf5\x05\x0a\x00\x00\x00"
+	assert.True(t, FactsFromHead("x/__pycache__/m.cpython-312.pyc"))
+	assert.False(t, FactsFromHead("x/package.json"))
+	assert.EqualValues(t, PycHeaderLen, FactsLimit("x/m.pyc"))
+	assert.Equal(t, []byte(head), ReadFacts("x/m.pyc", []byte(head+"code")).Pyc)
+	assert.Nil(t, ReadFacts("x/m.pyc", []byte(head[:15])))
 }

@@ -32,9 +32,10 @@ type cache struct {
 // metaVersion changes whenever cacheMeta gains something a hit must
 // return: an entry of another version is a miss, converted again and
 // overwritten (version 1 added Entries, version 2 their modes, version 3
-// PycRewritten, version 4 the entries' content facts; unversioned entries
-// predate it).
-const metaVersion = 4
+// PycRewritten, version 4 the entries' content facts, version 5 regular
+// files' mtimes and sizes and .pyc headers; unversioned entries predate
+// it).
+const metaVersion = 5
 
 type cacheMeta struct {
 	Version          int      `json:"version"`

@@ -123,7 +123,7 @@ func checkLayer(t *testing.T, r *Result) {
 		}
 		var head [20]byte
 		n, _ := io.ReadFull(tr, head[:])
-		read = append(read, tent{Name: hdr.Name, Type: hdr.Typeflag, Mode: hdr.Mode, Linkname: hdr.Linkname, Body: string(head[:n])})
+		read = append(read, tent{Name: hdr.Name, Type: hdr.Typeflag, Mode: hdr.Mode, Linkname: hdr.Linkname, Body: string(head[:n]), Mtime: hdr.ModTime.Unix(), Size: hdr.Size})
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			t.Fatal(err)
 		}

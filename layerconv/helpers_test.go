@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
 // zent is one entry of a zip made by a test.
@@ -105,6 +107,12 @@ type tent struct {
 	Mode     int64
 	Linkname string
 	Body     string
+	// Mtime is the header's, in seconds: zero for the default mtime, the
+	// epoch.
+	Mtime int64
+	// Size is the header's when Body holds only the file's first bytes;
+	// zero when Body is all of it.
+	Size int64
 }
 
 // readTarGz reads a layer with archive/tar (an independent reader of what
@@ -127,7 +135,7 @@ func readTarGz(t testing.TB, r io.Reader) []tent {
 		require.Zero(t, h.Gid, h.Name)
 		require.Empty(t, h.Uname, h.Name)
 		require.Empty(t, h.Gname, h.Name)
-		out = append(out, tent{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, Linkname: h.Linkname, Body: string(body)})
+		out = append(out, tent{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, Linkname: h.Linkname, Body: string(body), Mtime: h.ModTime.Unix()})
 	}
 	return out
 }
@@ -150,6 +158,15 @@ func indexOf(ents []tent) []Entry {
 	out := make([]Entry, 0, len(ents))
 	for _, e := range ents {
 		x := Entry{Path: strings.TrimSuffix(e.Name, "/"), Type: e.Type, Link: e.Linkname, Mode: e.Mode}
+		if e.Type == tar.TypeReg {
+			x.Mtime, x.Size = e.Mtime, e.Size
+			if x.Size == 0 {
+				x.Size = int64(len(e.Body))
+			}
+			if strings.HasSuffix(e.Name, ".pyc") && len(e.Body) >= 16 {
+				x.Facts = &lambda.FileFacts{Pyc: []byte(e.Body[:16])}
+			}
+		}
 		if b := e.Body; e.Type == tar.TypeReg && len(b) >= 20 && b[:4] == "\x7fELF" {
 			switch b[5] {
 			case 1:

@@ -60,6 +60,14 @@ func TestEntriesIndex(t *testing.T) {
 		{Path: "opt/lib/script.sh", Type: tar.TypeReg, Mode: 0o755},
 		{Path: "opt/lib/short", Type: tar.TypeReg, Mode: 0o644},
 	}
+	// Regular files record their size (and the default mtime, the epoch).
+	for i := range want {
+		for _, e := range ents {
+			if want[i].Type == tar.TypeReg && want[i].Path == "opt/"+e.name {
+				want[i].Size = int64(len(e.body))
+			}
+		}
+	}
 	p := writeZip(t, ents)
 	cache := t.TempDir()
 	ctx := context.Background()
@@ -133,9 +141,9 @@ func TestEntriesIndexDir(t *testing.T) {
 	assert.Equal(t, []Entry{
 		{Path: "var", Type: tar.TypeDir, Mode: 0o755},
 		{Path: "var/task", Type: tar.TypeDir, Mode: 0o755},
-		{Path: "var/task/bootstrap", Type: tar.TypeReg, ELF: true, ELFMachine: 183, Mode: 0o755},
+		{Path: "var/task/bootstrap", Type: tar.TypeReg, ELF: true, ELFMachine: 183, Mode: 0o755, Size: int64(len(elfHeader(183, 1, 100)))},
 		{Path: "var/task/lib", Type: tar.TypeDir, Mode: 0o755},
-		{Path: "var/task/lib/app.py", Type: tar.TypeReg, Mode: 0o644},
+		{Path: "var/task/lib/app.py", Type: tar.TypeReg, Mode: 0o644, Size: int64(len("print(1)\n"))},
 		{Path: "var/task/lib/boot", Type: tar.TypeSymlink, Link: "../bootstrap", Mode: 0o777},
 	}, r.Entries)
 	readResult(t, r)

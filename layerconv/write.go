@@ -209,7 +209,7 @@ func writeTarGz(ctx context.Context, out io.Writer, o resolved, es []entry, src 
 				st.pycRewritten++
 			}
 			st.files++
-			ent := Entry{Path: name, Type: tar.TypeReg, Mode: e.mode}
+			ent := Entry{Path: name, Type: tar.TypeReg, Mode: e.mode, Mtime: o.modTime.Unix(), Size: e.size}
 			ent.ELFMachine, ent.ELF = head.elf()
 			ent.Facts = facts()
 			st.index = append(st.index, ent)

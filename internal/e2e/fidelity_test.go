@@ -75,6 +75,7 @@ func (w *world) testFidelityPython(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("numpy from a layer", f.testNumpy)
+	t.Run("numpy loads from its bytecode", f.testBytecode)
 	t.Run("second layer overrides a module of the first", f.testOverride)
 	t.Run("migrated function answers as its handler run directly", f.testMigrate)
 	t.Run("control: numpy layer without python/ warns and fails to import", f.testNoPrefix)
