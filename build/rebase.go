@@ -13,6 +13,7 @@ import (
 	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/lambda"
+	"github.com/lambda-oci/lambda-oci/publish"
 )
 
 // RebaseSpec is a built image to move onto another base.
@@ -303,4 +304,25 @@ func envLookup(env []string, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// PublishRebase is a whole rebase as a command runs it: the destination is
+// checked first, the image rebased and checked, then published, all or
+// nothing. A registry destination that already holds the image's layers
+// and the new base's receives only the config and the manifest (existing
+// blobs are skipped).
+func PublishRebase(ctx context.Context, spec RebaseSpec, pub publish.Publisher, opts Options) (*Result, *publish.Publication, error) {
+	if err := pub.Check(nil); err != nil {
+		return nil, nil, err
+	}
+	res, err := Rebase(ctx, spec, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Close()
+	p, err := pub.Publish(ctx, res.Image)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, p, nil
 }
