@@ -272,10 +272,15 @@ func imageWith(arch string, osFiles []File) (v1.Image, error) {
 }
 
 // Index is the multi-arch OCI index of both images.
-func Index() (v1.ImageIndex, error) {
+func Index() (v1.ImageIndex, error) { return indexOf(Image) }
+
+// PatchedIndex is Index of the PatchedImages.
+func PatchedIndex() (v1.ImageIndex, error) { return indexOf(PatchedImage) }
+
+func indexOf(mk func(arch string) (v1.Image, error)) (v1.ImageIndex, error) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, a := range Arches {
-		img, err := Image(a.Lambda)
+		img, err := mk(a.Lambda)
 		if err != nil {
 			return nil, err
 		}
