@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/lambda"
@@ -238,3 +240,11 @@ func (b *builder) provenance(baseChecked []checks.Layer, adds []*added, fam lamb
 	}
 	return p
 }
+
+// Provenance is what an image records about how it was made (see
+// image.Provenance), here for the callers of build.
+type Provenance = image.Provenance
+
+// ReadProvenance reads the provenance label of an image config: nil, nil
+// when there is none.
+func ReadProvenance(cf *v1.ConfigFile) (*Provenance, error) { return image.ReadProvenance(cf) }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/build"
 	"github.com/lambda-oci/lambda-oci/checks"
-	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/lambda"
 	"github.com/lambda-oci/lambda-oci/registry"
 	"github.com/lambda-oci/lambda-oci/source"
@@ -154,7 +153,7 @@ type checkOutput struct {
 	Inputs   checkInputs      `json:"inputs"`
 	// Provenance is what the image's lambda-oci provenance label records
 	// (absent for images lambda-oci did not build).
-	Provenance *image.Provenance `json:"provenance,omitempty"`
+	Provenance *build.Provenance `json:"provenance,omitempty"`
 }
 
 // checkInputs are what the image was checked against.
@@ -173,14 +172,14 @@ func describeCheck(ref string, rep *checks.Report, f subjectFlags) *checkOutput 
 		o.Platform = lambda.PlatformString(rep.Platform)
 		// A label that does not parse is not a reason to refuse the
 		// image (Lambda ignores labels): it is just not shown.
-		o.Provenance, _ = image.ReadProvenance(rep.Image.Config)
+		o.Provenance, _ = build.ReadProvenance(rep.Image.Config)
 	}
 	return o
 }
 
 // renderProvenance prints what built the image: the base, each added
 // layer's source and identity, the handler and the builder.
-func renderProvenance(w io.Writer, p *image.Provenance) {
+func renderProvenance(w io.Writer, p *build.Provenance) {
 	fmt.Fprintf(w, "  built by %s, handler %s", p.Builder, p.Handler)
 	if p.Runtime != nil {
 		fmt.Fprintf(w, ", runtime %s %s", p.Runtime.Family, p.Runtime.Version)
