@@ -279,6 +279,10 @@ func (b *builder) build(ctx context.Context) error {
 	cfg := cf.Config.DeepCopy()
 	cfg.Env = env
 	cfg.Cmd = []string{b.spec.Handler}
+	prov := b.provenance(baseChecked, adds, fam, ver)
+	if cfg.Labels, err = image.WithProvenance(cfg.Labels, prov); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	additions := make([]image.Addition, len(adds))
 	for i, a := range adds {
 		additions[i] = image.Addition{Layer: a.layer, CreatedBy: a.desc, Comment: a.info.Kind}
@@ -287,6 +291,10 @@ func (b *builder) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
+	if img, err = image.AnnotateBase(img, b.fam, annotationBaseName(b.res.Base), b.res.BaseDigest.String()); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	b.res.Provenance = prov
 	return b.check(img, baseChecked, adds, fam, ver)
 }
 

@@ -138,7 +138,7 @@ func TestBuildCreatedFromSourceDateEpoch(t *testing.T) {
 // code dir, fixed time). It changes only when layerconv's output, the
 // fixtures or the config the builder writes change — each a deliberate
 // decision to re-pin.
-const goldenDigest = "sha256:4adb5bd9fc267ea734cec507cb8ba8f84ded5fb7dd66277dc7042984ece546e0"
+const goldenDigest = "sha256:92120e15cde1614fee2c1e655b55b03cec386c70c6a5215fe86afa64d9d9d842"
 
 func TestBuildGolden(t *testing.T) {
 	build := func() v1.Hash {

@@ -32,5 +32,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(res.Digest)
-	// Output: sha256:eeecd0517032c7add755692e4b4226582dfd63def588eb4b6b29f8f3f888a9c4
+	// Output: sha256:9269a0a0443375cbfe3e8773c6ce9bd2876b5b0d8bc4382cc13acaeae196aa9e
 }

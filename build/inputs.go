@@ -74,6 +74,7 @@ type added struct {
 	listing *checks.Listing
 	desc    string // history created_by
 	conv    *layerconv.Result
+	id      sourceID // the input's identity, for the provenance
 }
 
 func closeAdds(adds []*added) error {
@@ -152,7 +153,15 @@ func (b *builder) convert(ctx context.Context, in input, prefix string) (*added,
 	if owned {
 		conv = nil // the Shared closes it
 	}
+	id, err := b.identify(ctx, in)
+	if err != nil {
+		if conv != nil {
+			_ = conv.Close()
+		}
+		return nil, fmt.Errorf("build: %s %q: %w", in.kind, in.Path, err)
+	}
 	return &added{
+		id:    id,
 		layer: res.Layer, conv: conv, listing: checks.ListingFromIndex(res),
 		info: LayerInfo{
 			Digest: res.Digest, DiffID: res.DiffID, MediaType: b.fam.Layer,

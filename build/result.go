@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/lambda-oci/lambda-oci/checks"
+	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/lambda"
 )
 
@@ -56,6 +57,8 @@ type Result struct {
 	Findings []checks.Finding
 	// Warnings are the problems that do not stop a build, as sentences.
 	Warnings []string
+	// Provenance is what the image's provenance label records.
+	Provenance *image.Provenance
 	// Inputs are the files and directories the build read, for destinations
 	// that must not overwrite them.
 	Inputs []string

@@ -32,6 +32,7 @@ type Shared struct {
 	listings memo[v1.Hash, *checks.Listing]
 	versions memo[string, *lambdaapi.LayerFile]
 	convs    memo[convKey, *layerconv.Result]
+	ids      memo[string, sourceID]
 
 	mu      sync.Mutex
 	closers []func() error
@@ -156,6 +157,14 @@ func (s *Shared) convert(ctx context.Context, k convKey, conv func() (*layerconv
 		return res, err
 	})
 	return res, true, err
+}
+
+// identity computes an input's identity once per path.
+func (s *Shared) identity(ctx context.Context, path string, id func() (sourceID, error)) (sourceID, error) {
+	if s == nil {
+		return id()
+	}
+	return s.ids.do(ctx, path, id)
 }
 
 // memo runs a function once per key and keeps its result, errors included

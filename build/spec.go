@@ -88,6 +88,10 @@ type Options struct {
 	Getenv func(string) string
 	// Events receives what the build has to say as it goes; nil discards.
 	Events func(Event)
+	// Version is the lambda-oci version the image's provenance records:
+	// a release's version, or "" for DevelVersion. It is part of the
+	// image config, so it must not vary between builds meant to match.
+	Version string
 	// Shared, when set, is work shared with the other Builds of the process
 	// (bases, base layer measurements, layer versions, conversions); the
 	// caller closes it after them. Nil: every Build does its own.

@@ -5,7 +5,10 @@
 #   1. one `build -f` with a cold cache;
 #   2. the same after changing one function's code (cache warm);
 #   3. N separate `lambda-oci build` runs, cold cache (each later run hits
-#      the disk cache the earlier ones filled, as in a CI loop).
+#      the disk cache the earlier ones filled, as in a CI loop);
+#   4. the base's next release (basegen -patched) named in the file:
+#      `rebase -f` of the N images onto it, against rebuilding them with
+#      `build -f` (conversion cache warm, and cold).
 # Needs go and python3.
 set -euo pipefail
 
@@ -16,6 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/lambda-oci" ./cmd/lambda-oci
 base=$(pwd)/testdata/base
+go run ./internal/basegen/cmd/basegen -patched "$work/base-next"
 
 python3 - "$work/fleet" "$N" "$LAYER_MB" "$base" <<'PY'
 import os, random, sys, zipfile
@@ -63,3 +67,24 @@ echo "fleet: $N functions, 3 shared layers of ~${LAYER_MB} MB, $(nproc) CPUs"
 printf '  build -f, cold cache:              %6.2f s   (%s)\n' "$cold" "$(grep -o 'built .*' "$work/log1")"
 printf '  build -f, one function changed:    %6.2f s\n' "$warm"
 printf '  %d separate builds, cold cache:    %6.2f s\n' "$N" "$separate"
+
+# The base's next release: every image moves onto it.
+sed -i "s|oci:$base:latest|oci:$work/base-next:latest|" lambda-oci.yaml
+cp -a "$work/out1" "$work/out3"
+t0=$(now)
+"$work/lambda-oci" rebase -f lambda-oci.yaml --oci-layout "$work/out1" --cache-dir "$work/cache1" >"$work/refs-rebase" 2>"$work/log4"
+t1=$(now)
+rebase=$(calc "$t1 - $t0")
+t0=$(now)
+"$work/lambda-oci" build -f lambda-oci.yaml --oci-layout "$work/out3" --cache-dir "$work/cache1" >"$work/refs-rebuild" 2>"$work/log5"
+t1=$(now)
+rebuild=$(calc "$t1 - $t0")
+t0=$(now)
+"$work/lambda-oci" build -f lambda-oci.yaml --oci-layout "$work/out4" --cache-dir "$work/cache3" >/dev/null 2>"$work/log6"
+t1=$(now)
+rebuildCold=$(calc "$t1 - $t0")
+same=no
+if cmp -s "$work/refs-rebase" "$work/refs-rebuild"; then same=yes; fi
+printf '  rebase -f onto the next base:      %6.2f s   (%s)\n' "$rebase" "$(grep -o 'rebased .*' "$work/log4")"
+printf '  build -f on it, cache warm:        %6.2f s   (same digests as rebase: %s)\n' "$rebuild" "$same"
+printf '  build -f on it, cache cold:        %6.2f s\n' "$rebuildCold"

@@ -155,6 +155,6 @@ func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	for _, l := range f.layers {
 		spec.Layers = append(spec.Layers, build.Source{Path: l})
 	}
-	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, false)}
+	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, false), Version: imageVersion()}
 	return spec, opts, nil
 }

@@ -43,7 +43,7 @@ const (
 // demoDigest pins `make demo` (the README's first command): the testdata
 // base, the demo layer and code, no SOURCE_DATE_EPOCH. It changes only when
 // the fixtures, layerconv's output or the builder's config change.
-const demoDigest = "sha256:eeecd0517032c7add755692e4b4226582dfd63def588eb4b6b29f8f3f888a9c4"
+const demoDigest = "sha256:9269a0a0443375cbfe3e8773c6ce9bd2876b5b0d8bc4382cc13acaeae196aa9e"
 
 func demoArgs(extra ...string) []string {
 	return append([]string{"build", "--base", fixtureBase, "--arch", "x86_64",

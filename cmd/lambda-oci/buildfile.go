@@ -116,7 +116,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	shared := build.NewShared()
 	defer shared.Close()
 	results, ferr := build.PublishFleet(cmd.Context(), targets, build.FleetOptions{
-		Options:  build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, push.quiet), Registry: ropts, Shared: shared},
+		Options:  build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, push.quiet), Registry: ropts, Shared: shared, Version: imageVersion()},
 		Jobs:     push.jobs,
 		FailFast: ff.failFast,
 		Verify:   verify,

@@ -151,6 +151,9 @@ type checkOutput struct {
 	Index    *checks.Index    `json:"index,omitempty"`
 	Findings []checks.Finding `json:"findings"`
 	Inputs   checkInputs      `json:"inputs"`
+	// Provenance is what the image's lambda-oci provenance label records
+	// (absent for images lambda-oci did not build).
+	Provenance *build.Provenance `json:"provenance,omitempty"`
 }
 
 // checkInputs are what the image was checked against.
@@ -167,8 +170,42 @@ func describeCheck(ref string, rep *checks.Report, f subjectFlags) *checkOutput 
 	if rep.Image != nil {
 		o.Manifest = rep.Manifest.String()
 		o.Platform = lambda.PlatformString(rep.Platform)
+		// A label that does not parse is not a reason to refuse the
+		// image (Lambda ignores labels): it is just not shown.
+		o.Provenance, _ = build.ReadProvenance(rep.Image.Config)
 	}
 	return o
+}
+
+// renderProvenance prints what built the image: the base, each added
+// layer's source and identity, the handler and the builder.
+func renderProvenance(w io.Writer, p *build.Provenance) {
+	fmt.Fprintf(w, "  built by %s, handler %s", p.Builder, p.Handler)
+	if p.Runtime != nil {
+		fmt.Fprintf(w, ", runtime %s %s", p.Runtime.Family, p.Runtime.Version)
+	}
+	fmt.Fprintln(w)
+	name := p.Base.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	fmt.Fprintf(w, "  base %s %s (%d layers)\n", name, p.Base.Digest, len(p.Base.Layers))
+	for i, l := range p.Layers {
+		id := ""
+		switch {
+		case l.CodeSha256 != "":
+			id = "CodeSha256 " + l.CodeSha256
+		case l.SHA256 != "":
+			id = "sha256 " + l.SHA256
+		case l.Tree != "":
+			id = "tree " + l.Tree
+		}
+		fmt.Fprintf(w, "  layer %d %s %s", len(p.Base.Layers)+i+1, l.Kind, l.Source)
+		if id != "" {
+			fmt.Fprintf(w, " (%s)", id)
+		}
+		fmt.Fprintf(w, " -> %s\n", l.Digest)
+	}
 }
 
 func countSeverity(fs []checks.Finding, s checks.Severity) int {
@@ -189,6 +226,9 @@ func renderReport(w io.Writer, o *checkOutput) {
 		fmt.Fprintf(w, "  checked %s manifest %s\n", o.Platform, o.Manifest)
 	} else if o.Platform != "" {
 		fmt.Fprintf(w, "  platform %s\n", o.Platform)
+	}
+	if o.Provenance != nil {
+		renderProvenance(w, o.Provenance)
 	}
 	groups := map[int][]checks.Finding{}
 	var order []int

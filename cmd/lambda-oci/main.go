@@ -81,6 +81,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newMigrateCmd(a),
 		newCheckCmd(a),
 		newFixCmd(a),
+		newRebaseCmd(a),
 		newUpdateCmd(a),
 		newVersionCmd(a),
 	)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -76,6 +77,31 @@ func (v versionInfo) String() string {
 		return v.Version
 	}
 	return v.Version + " (" + strings.Join(extra, ", ") + ")"
+}
+
+// pseudoVersion matches the commit part of a Go pseudo-version
+// (v0.0.0-20260101120000-abcdef123456): what Go 1.24+ stamps on a build
+// from a checkout, and `go install ...@main` records.
+var pseudoVersion = regexp.MustCompile(`(^|[-.])\d{14}-[0-9a-f]{12}($|\+)`)
+
+// releaseVersion is the version images record in their provenance: a
+// release's (stamped, or a module version from go install @vX.Y.Z), and
+// "" (build.DevelVersion) for everything else — a checkout, with or
+// without local changes, a pseudo-version, a test binary. The version is
+// in the image config, so only a release may change digests: a dev build
+// and the tests' pinned digests agree.
+func releaseVersion(stamped string, bi *debug.BuildInfo) string {
+	v := readVersion(stamped, bi).Version
+	if !strings.HasPrefix(v, "v") || strings.Contains(v, "+") || pseudoVersion.MatchString(v) {
+		return ""
+	}
+	return v
+}
+
+// imageVersion is this binary's releaseVersion.
+func imageVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return releaseVersion(version, bi)
 }
 
 // currentVersion is this binary's version line.

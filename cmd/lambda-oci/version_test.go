@@ -62,3 +62,29 @@ func TestVersionCommandAndFlag(t *testing.T) {
 	code, _, errOut = runCmd(t, nil, "version", "extra")
 	assert.Equal(t, exitUsage, code, errOut)
 }
+
+// Only a release's version reaches an image's provenance: anything else
+// records "(devel)" (""), so a build from a checkout gives the digests the
+// tests pin.
+func TestReleaseVersion(t *testing.T) {
+	tests := []struct {
+		name    string
+		stamped string
+		main    string
+		want    string
+	}{
+		{"stamped release", "v1.4.0", "(devel)", "v1.4.0"},
+		{"go install @v1.4.0", "", "v1.4.0", "v1.4.0"},
+		{"release candidate", "", "v1.5.0-rc.1", "v1.5.0-rc.1"},
+		{"checkout, Go's VCS pseudo-version", "", "v0.0.0-20261102100000-0123456789ab", ""},
+		{"checkout after a tag, pseudo-version", "", "v1.4.1-0.20261102100000-0123456789ab", ""},
+		{"checkout with local changes", "", "v1.4.1-0.20261102100000-0123456789ab+dirty", ""},
+		{"(devel)", "", "(devel)", ""},
+		{"test binary", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, releaseVersion(tt.stamped, &debug.BuildInfo{Main: debug.Module{Version: tt.main}}))
+		})
+	}
+}

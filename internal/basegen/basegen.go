@@ -22,6 +22,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -209,7 +211,25 @@ type typedLayer struct {
 func (l typedLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
 
 // Image is the base for one Lambda architecture, with OCI media types.
-func Image(arch string) (v1.Image, error) {
+func Image(arch string) (v1.Image, error) { return imageWith(arch, osFiles()) }
+
+// PatchedImage is Image as the base's next release: the operating system
+// layer changed (a security fix: another os-release, one more file), the
+// runtime layer and config the same. Images built on Image are rebased
+// onto it.
+func PatchedImage(arch string) (v1.Image, error) {
+	files := osFiles()
+	for i, f := range files {
+		if f.Name == "etc/os-release" {
+			files[i].Body = strings.Replace(f.Body, `VERSION_ID="2023"`, `VERSION_ID="2023.1"`, 1)
+		}
+	}
+	files = append(files, file("etc/lambda-oci-test-patch", 0o644, "CVE-0000-0001 fixed\n"))
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return imageWith(arch, files)
+}
+
+func imageWith(arch string, osFiles []File) (v1.Image, error) {
 	var goarch, variant string
 	for _, a := range Arches {
 		if a.Lambda == arch {
@@ -219,7 +239,7 @@ func Image(arch string) (v1.Image, error) {
 	if goarch == "" {
 		return nil, fmt.Errorf("basegen: unknown arch %q", arch)
 	}
-	osLayer, err := layerOf(osFiles(), types.OCILayer)
+	osLayer, err := layerOf(osFiles, types.OCILayer)
 	if err != nil {
 		return nil, err
 	}
@@ -252,10 +272,15 @@ func Image(arch string) (v1.Image, error) {
 }
 
 // Index is the multi-arch OCI index of both images.
-func Index() (v1.ImageIndex, error) {
+func Index() (v1.ImageIndex, error) { return indexOf(Image) }
+
+// PatchedIndex is Index of the PatchedImages.
+func PatchedIndex() (v1.ImageIndex, error) { return indexOf(PatchedImage) }
+
+func indexOf(mk func(arch string) (v1.Image, error)) (v1.ImageIndex, error) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, a := range Arches {
-		img, err := Image(a.Lambda)
+		img, err := mk(a.Lambda)
 		if err != nil {
 			return nil, err
 		}
