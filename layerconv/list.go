@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // InputEntry is one entry of an input as its layer would name it.
@@ -68,61 +69,81 @@ func List(ctx context.Context, src string, opts Options) ([]InputEntry, error) {
 	return out, nil
 }
 
-// ReadInputFile returns the content of the regular file name (as List
-// names it) of a zip or directory, at most limit bytes: ErrTooLarge
-// beyond. A zip entry's CRC-32 is checked.
-func ReadInputFile(ctx context.Context, src, name string, limit int64) ([]byte, error) {
+// ReadInputFiles returns the contents of the regular files names (as
+// List names them) of a zip or directory, each at most limit bytes
+// (ErrTooLarge beyond), in one pass over a zip's directory. A name the
+// input does not hold is missing from the map. Zip entries' CRC-32 are
+// checked.
+func ReadInputFiles(ctx context.Context, src string, names []string, limit int64) (map[string][]byte, error) {
 	st, err := os.Stat(src)
 	if err != nil {
 		return nil, fmt.Errorf("layerconv: %w", err)
 	}
-	var rc io.ReadCloser
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string][]byte{}
 	if st.IsDir() {
 		root, err := os.OpenRoot(src)
 		if err != nil {
 			return nil, fmt.Errorf("layerconv: %w", err)
 		}
 		defer root.Close()
-		fi, err := root.Lstat(name)
-		if err != nil {
-			return nil, entryErr(src, name, err)
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, entryErr(src, name, errors.New("not a regular file"))
-		}
-		f, err := root.Open(name)
-		if err != nil {
-			return nil, entryErr(src, name, err)
-		}
-		rc = f
-	} else {
-		zr, err := zip.OpenReader(src)
-		if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-			return nil, srcErr(src, fmt.Errorf("%w: %w", ErrCorrupt, err))
-		}
-		defer zr.Close()
-		for _, f := range zr.File {
-			creator := f.CreatorVersion >> 8
-			windows := creator == creatorFAT || creator == creatorNTFS || creator == creatorVFAT
-			if n, _, _, err := normalizeName(f.Name, windows); err != nil || n != name || f.Mode().IsDir() {
+		for n := range want {
+			fi, err := root.Lstat(n)
+			if errors.Is(err, os.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
 				continue
 			}
-			if rc, err = f.Open(); err != nil {
-				return nil, entryErr(src, f.Name, fmt.Errorf("%w: %w", ErrCorrupt, err))
+			if err != nil {
+				return nil, entryErr(src, n, err)
 			}
-			break
+			f, err := root.Open(n)
+			if err != nil {
+				return nil, entryErr(src, n, err)
+			}
+			data, err := readLimited(ctx, f, limit)
+			f.Close()
+			if err != nil {
+				return nil, entryErr(src, n, err)
+			}
+			out[n] = data
 		}
-		if rc == nil {
-			return nil, entryErr(src, name, os.ErrNotExist)
-		}
+		return out, nil
 	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(&ctxReader{ctx: ctx, r: rc}, limit+1))
+	zr, err := zip.OpenReader(src)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, srcErr(src, fmt.Errorf("%w: %w", ErrCorrupt, err))
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		creator := f.CreatorVersion >> 8
+		windows := creator == creatorFAT || creator == creatorNTFS || creator == creatorVFAT
+		n, _, _, err := normalizeName(f.Name, windows)
+		if err != nil || !want[n] || f.Mode().IsDir() || strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, entryErr(src, f.Name, fmt.Errorf("%w: %w", ErrCorrupt, err))
+		}
+		data, err := readLimited(ctx, rc, limit)
+		rc.Close()
+		if err != nil {
+			return nil, entryErr(src, f.Name, err)
+		}
+		out[n] = data
+	}
+	return out, nil
+}
+
+func readLimited(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(&ctxReader{ctx: ctx, r: r}, limit+1))
 	if err != nil {
-		return nil, entryErr(src, name, err)
+		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, entryErr(src, name, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit))
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	return data, nil
 }

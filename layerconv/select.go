@@ -53,9 +53,9 @@ func (s *Selection) Selects(name string) bool {
 	return s.set().has(name)
 }
 
-// key identifies the selection in the cache key: the mode and the sorted,
+// Key identifies the selection (for a cache key): the mode and the sorted,
 // deduplicated paths, hashed (a dist-info RECORD can list thousands).
-func (s *Selection) key() string {
+func (s *Selection) Key() string {
 	ps := slices.Clone(s.Paths)
 	slices.Sort(ps)
 	ps = slices.Compact(ps)

@@ -77,24 +77,7 @@ func merge(layers ...[]tent) map[string]tent {
 // directories alike.
 func TestSelectionSplitsIntoTheSameTree(t *testing.T) {
 	zipPath := writeZip(t, vendoredCode())
-	dir := t.TempDir()
-	for _, e := range vendoredCode() {
-		p := filepath.Join(dir, filepath.FromSlash(e.name))
-		switch {
-		case e.mode&fs.ModeDir != 0:
-			require.NoError(t, os.MkdirAll(p, 0o755))
-		case e.mode&fs.ModeSymlink != 0:
-			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-			require.NoError(t, os.Symlink(e.body, p))
-		default:
-			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-			mode := e.mode.Perm()
-			if mode == 0 {
-				mode = 0o644
-			}
-			require.NoError(t, os.WriteFile(p, []byte(e.body), mode))
-		}
-	}
+	dir := dirOf(t, vendoredCode())
 	for _, tc := range []struct{ name, src string }{{"zip", zipPath}, {"dir", dir}} {
 		t.Run(tc.name, func(t *testing.T) {
 			deps, app, whole := splitOf(t, tc.src, "node_modules", "pkg/a.py", "pkg/sub/b.py")
@@ -203,11 +186,36 @@ func TestListAndReadInputFile(t *testing.T) {
 		"node_modules/.bin/", "node_modules/.bin/ms", "node_modules/empty/", "node_modules/ms/", "node_modules/ms/cli",
 		"node_modules/ms/index.js", "pkg/", "pkg/a.py", "pkg/sub/", "pkg/sub/b.py"}, got, "normalised, sorted, synthesised parents included")
 
-	b, err := ReadInputFile(ctx, src, "conf/app.json", 100)
-	require.NoError(t, err)
-	assert.Equal(t, `{"a":1}`, string(b), "found by its normalised name")
-	_, err = ReadInputFile(ctx, src, "conf/app.json", 3)
-	assert.ErrorIs(t, err, ErrTooLarge)
-	_, err = ReadInputFile(ctx, src, "nope", 100)
-	assert.ErrorIs(t, err, os.ErrNotExist)
+	for _, src := range []string{src, dirOf(t, vendoredCode())} {
+		m, err := ReadInputFiles(ctx, src, []string{"conf/app.json", "pkg/a.py", "nope", "lib"}, 100)
+		require.NoError(t, err)
+		assert.Equal(t, map[string][]byte{"conf/app.json": []byte(`{"a":1}`), "pkg/a.py": []byte("a = 1\n")}, m,
+			"found by normalised names; missing names and directories left out")
+		_, err = ReadInputFiles(ctx, src, []string{"conf/app.json"}, 3)
+		assert.ErrorIs(t, err, ErrTooLarge)
+	}
+}
+
+// dirOf writes the zip entries as a directory tree.
+func dirOf(t *testing.T, ents []zent) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, e := range ents {
+		p := filepath.Join(dir, filepath.FromSlash(e.name))
+		switch {
+		case e.mode&fs.ModeDir != 0:
+			require.NoError(t, os.MkdirAll(p, 0o755))
+		case e.mode&fs.ModeSymlink != 0:
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			require.NoError(t, os.Symlink(e.body, p))
+		default:
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			mode := e.mode.Perm()
+			if mode == 0 {
+				mode = 0o644
+			}
+			require.NoError(t, os.WriteFile(p, []byte(e.body), mode))
+		}
+	}
+	return dir
 }
