@@ -97,6 +97,7 @@ type convKey struct {
 	path, prefix, cacheDir string
 	modTime                time.Time
 	maxSize                int64
+	sel                    string // layerconv.Selection.Key, "" for the whole input
 }
 
 // base returns the platform's base image for ref, fetching it once.
