@@ -21,6 +21,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x $(PKGS)
 	bash scripts/bench-compare.sh
 	bash scripts/bench-fleet.sh
+	bash scripts/bench-ci.sh
 
 # Long fuzzing of the zip converter and of the layer reader the checks use
 # (tar, gzip, zstd from any image), FUZZTIME each.

@@ -63,6 +63,9 @@ func newBuilder(spec Spec, opts Options) (*builder, error) {
 	if err := lambda.CheckHandlerSyntax(spec.Handler); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
+	if err := checkCodeLayers(spec.CodeLayers); err != nil {
+		return nil, err
+	}
 	var err error
 	if b.arch, err = lambda.ParseArch(spec.Arch); err != nil {
 		return nil, fmt.Errorf("build: %w", err)

@@ -121,28 +121,36 @@ func (b *builder) convertAll(ctx context.Context, inputs []input) (adds []*added
 		if in.kind == kindCode {
 			prefix = b.taskRoot
 		}
-		a, err := b.convert(ctx, in, prefix)
+		as, err := b.convertInput(ctx, in, prefix)
 		if errors.Is(err, layerconv.ErrTooLarge) {
 			return adds, &tooLarge{index: i, err: err}, nil
 		}
 		if err != nil {
 			return adds, nil, err
 		}
-		adds = append(adds, a)
-		if in.kind == kindCode {
-			a.desc = fmt.Sprintf("lambda-oci: function code %s at %s (%s)", a.info.Source, prefix, a.info.Digest)
-		} else {
-			a.desc = fmt.Sprintf("lambda-oci: layer %d/%d %s at %s (%s)", i+1, n, a.info.Source, prefix, a.info.Digest)
+		for _, a := range as {
+			adds = append(adds, a)
+			switch a.info.Kind {
+			case kindCode:
+				a.desc = fmt.Sprintf("lambda-oci: function code %s at %s (%s)", a.info.Source, prefix, a.info.Digest)
+			case kindCodeDeps:
+				a.desc = fmt.Sprintf("lambda-oci: function code dependencies %s at %s (%s)", a.info.Source, prefix, a.info.Digest)
+			default:
+				a.desc = fmt.Sprintf("lambda-oci: layer %d/%d %s at %s (%s)", i+1, n, a.info.Source, prefix, a.info.Digest)
+			}
 		}
 	}
 	return adds, nil, nil
 }
 
-func (b *builder) convert(ctx context.Context, in input, prefix string) (*added, error) {
+func (b *builder) convert(ctx context.Context, in input, prefix string, sel *layerconv.Selection) (*added, error) {
 	key := convKey{path: in.path, prefix: prefix, cacheDir: b.cache.Layers(), modTime: b.created, maxSize: b.maxSize, noPycRewrite: b.spec.NoPycRewrite}
+	if sel != nil {
+		key.sel = sel.Key()
+	}
 	res, owned, err := b.opts.Shared.convert(ctx, key, func() (*layerconv.Result, error) {
 		return layerconv.Convert(ctx, in.path, layerconv.Options{
-			Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(),
+			Prefix: prefix, MaxSize: b.maxSize, ModTime: b.created, CacheDir: b.cache.Layers(), Select: sel,
 			NoPycRewrite: b.spec.NoPycRewrite,
 		})
 	})

@@ -99,6 +99,7 @@ type convKey struct {
 	modTime                time.Time
 	maxSize                int64
 	noPycRewrite           bool
+	sel                    string // layerconv.Selection.Key, "" for the whole input
 }
 
 // base returns the platform's base image for ref, fetching it once.

@@ -66,6 +66,10 @@ type Spec struct {
 	// AllowArchMismatch reports native code built for another architecture
 	// as a warning instead of refusing the image.
 	AllowArchMismatch bool
+	// CodeLayers is how many layers the code may become: 2 (or 0, the
+	// default) puts vendored dependencies in a layer of their own when the
+	// split is unambiguous (see split.go), 1 keeps the code one layer.
+	CodeLayers int
 	// Created is the config's creation time and every new file's mtime;
 	// zero means SOURCE_DATE_EPOCH if set, else the Unix epoch.
 	Created time.Time

@@ -133,6 +133,7 @@ type rawSettings struct {
 	Env               map[string]string `yaml:"env"`
 	MaxSize           yaml.Node         `yaml:"maxSize"`
 	AllowArchMismatch *bool             `yaml:"allowArchMismatch"`
+	CodeLayers        *int              `yaml:"codeLayers"`
 	Tags              []string          `yaml:"tags"`
 }
 
@@ -274,6 +275,12 @@ func (f *File) resolve(fname string, line int, d rawDefaults, rf rawFunction, ge
 		s.AllowArchMismatch = *rf.AllowArchMismatch
 	case d.AllowArchMismatch != nil:
 		s.AllowArchMismatch = *d.AllowArchMismatch
+	}
+	switch {
+	case rf.CodeLayers != nil:
+		s.CodeLayers = *rf.CodeLayers
+	case d.CodeLayers != nil:
+		s.CodeLayers = *d.CodeLayers
 	}
 	fn.Spec = s
 

@@ -26,6 +26,7 @@ functions:
       - arn:aws:lambda:us-east-1:123456789012:layer:shared:3
     code: orders
     handler: app.handler
+    codeLayers: 1
     env:
       STAGE: prod
   billing:
@@ -53,8 +54,9 @@ func TestParse(t *testing.T) {
 			{Path: "/src/app/layers/common.zip"},
 			{Path: "arn:aws:lambda:us-east-1:123456789012:layer:shared:3"},
 		},
-		Code: build.Source{Path: "/src/app/orders"},
-		Env:  []string{"LOG_LEVEL=info", "STAGE=prod"},
+		Code:       build.Source{Path: "/src/app/orders"},
+		Env:        []string{"LOG_LEVEL=info", "STAGE=prod"},
+		CodeLayers: 1,
 	}, orders.Spec, "defaults inherited, the function's env wins, sorted")
 	assert.Equal(t, []string{"registry.example.com/fns/orders:latest", "registry.example.com/fns/orders:abc123"}, orders.Tags)
 
@@ -63,6 +65,7 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, "python3.12", billing.Spec.Runtime, "runtime still picks the handler check")
 	assert.Equal(t, "x86_64", billing.Spec.Arch)
 	assert.Equal(t, int64(2<<30), billing.Spec.MaxSize)
+	assert.Zero(t, billing.Spec.CodeLayers, "the default: split when unambiguous")
 	assert.Equal(t, []string{"other.example.com/team/billing:v1"}, billing.Tags)
 }
 
@@ -96,6 +99,8 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 			[]Problem{{Line: 4, Path: "functions.a", Msg: `tag "${NOPE}": environment variable NOPE is not set`}}},
 		{"bad max size", "functions:\n  a:\n    runtime: python3.12\n    code: a\n    handler: a.h\n    maxSize: 10 parsecs\n",
 			[]Problem{{Line: 6, Path: "functions.a.maxSize", Msg: `"10 parsecs": want a positive size such as 10GiB, 500MB or a number of bytes`}}},
+		{"code layers", "functions:\n  a:\n    runtime: python3.12\n    code: a\n    handler: a.h\n    codeLayers: 3\n",
+			[]Problem{{Line: 6, Path: "functions.a.codeLayers", Msg: "value must be one of 1, 2"}}},
 		{"yaml syntax", "functions:\n  a: [\n", []Problem{{Line: 2, Msg: "did not find expected node content"}}},
 	}
 	for _, tt := range tests {

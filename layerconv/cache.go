@@ -65,6 +65,11 @@ func newCache(o resolved, inputSHA256 []byte) *cache {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
+	if o.sel != nil {
+		// Only when set, so the keys of whole conversions stay as they were.
+		h.Write([]byte("select=" + o.sel.Key()))
+		h.Write([]byte{0})
+	}
 	return &cache{root: filepath.Join(o.cacheDir, "layerconv"), key: hex.EncodeToString(h.Sum(nil))}
 }
 

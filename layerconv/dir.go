@@ -38,6 +38,9 @@ func ConvertDir(ctx context.Context, dir string, opts Options) (*Result, error) 
 	if !o.noPycRewrite {
 		markPyc(es, func(e *entry) pycSource { return dirPycSource(w.infos[e.src]) })
 	}
+	if o.sel != nil {
+		es = o.sel.apply(es, &w.st)
+	}
 	src := &dirSource{path: dir, root: root, infos: w.infos, buf: make([]byte, 256<<10)}
 	r, err := finish(ctx, o, nil, es, src, &w.st, 0)
 	if err != nil {

@@ -138,6 +138,9 @@ type Options struct {
 	// there), and in a directory the file's. Stale, hash-based and orphan
 	// .pyc files are never changed.
 	NoPycRewrite bool
+	// Select, when set, writes only part of the input (see Selection); it
+	// is part of the cache key. Nil writes everything.
+	Select *Selection
 }
 
 // Result is a converted layer and what was done to make it.
@@ -225,10 +228,16 @@ type resolved struct {
 	tempDir  string
 
 	noPycRewrite bool
+	sel          *Selection
 }
 
 func (o Options) resolve() (resolved, error) {
-	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir, tempDir: o.TempDir, noPycRewrite: o.NoPycRewrite}
+	r := resolved{prefix: o.Prefix, maxSize: o.MaxSize, modTime: o.ModTime, cacheDir: o.CacheDir, tempDir: o.TempDir, noPycRewrite: o.NoPycRewrite, sel: o.Select}
+	if r.sel != nil {
+		if err := r.sel.validate(); err != nil {
+			return r, err
+		}
+	}
 	if r.prefix == "" {
 		r.prefix = DefaultPrefix
 	}

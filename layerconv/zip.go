@@ -95,6 +95,9 @@ func convertZipFile(ctx context.Context, zipPath string, f *os.File, size int64,
 	if !o.noPycRewrite {
 		markPyc(es, func(e *entry) pycSource { return zipPycSource(zr.File[e.src]) })
 	}
+	if o.sel != nil {
+		es = o.sel.apply(es, &st)
+	}
 	src := &zipSource{path: zipPath, files: zr.File, br: bufio.NewReaderSize(nil, 256<<10), buf: make([]byte, 256<<10)}
 	return finish(ctx, o, c, es, src, &st, concurrency)
 }

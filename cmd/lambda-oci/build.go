@@ -20,6 +20,7 @@ type buildFlags struct {
 	env               []string
 	maxSize           string
 	allowArchMismatch bool
+	codeLayers        int
 	cache             cacheFlags
 	builder           builderFlags
 }
@@ -107,6 +108,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	fs.StringArrayVar(&f.env, "env", nil, "add `KEY=VALUE` to the image environment (repeatable)")
 	fs.StringVar(&f.maxSize, "max-size", defaultMaxSize(), "limit on the uncompressed size of all layers, base included (B, KB, MB, GB, KiB, MiB, GiB; 10G = 10 GB)")
 	fs.BoolVar(&f.allowArchMismatch, "allow-arch-mismatch", false, "warn instead of failing when native files in layers or code are built for another architecture")
+	fs.IntVar(&f.codeLayers, "code-layers", 2, "`N` layers for the code: 2 puts vendored dependencies (node_modules/, *.dist-info packages, vendor/, lib/*.jar) in their own layer when unambiguous, 1 keeps one layer")
 	f.cache.bind(fs)
 	f.builder.bind(fs)
 	out.bind(fs)
@@ -143,13 +145,16 @@ func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	if err != nil {
 		return spec, opts, fmt.Errorf("--max-size: %w", err)
 	}
+	if f.codeLayers != 1 && f.codeLayers != 2 {
+		return spec, opts, fmt.Errorf("--code-layers %d: want 1 or 2", f.codeLayers)
+	}
 	cacheDir, err := f.cache.dir(a)
 	if err != nil {
 		return spec, opts, err
 	}
 	spec = build.Spec{
 		Runtime: f.runtime, Base: f.base, Arch: f.arch, Handler: f.handler, Env: f.env,
-		MaxSize: maxSize, AllowArchMismatch: f.allowArchMismatch,
+		MaxSize: maxSize, AllowArchMismatch: f.allowArchMismatch, CodeLayers: f.codeLayers,
 		Code: build.Source{Path: f.code},
 	}
 	for _, l := range f.layers {

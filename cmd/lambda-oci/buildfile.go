@@ -37,7 +37,7 @@ func (f *fileFlags) bind(fs *pflag.FlagSet) {
 
 // singleOnly are build's flags that describe one function: with -f the
 // file describes them.
-var singleOnly = []string{"runtime", "base", "arch", "layer", "code", "handler", "env", "max-size", "allow-arch-mismatch", "tag", "tarball"}
+var singleOnly = []string{"runtime", "base", "arch", "layer", "code", "handler", "env", "max-size", "allow-arch-mismatch", "code-layers", "tag", "tarball"}
 
 // fileFunctionJSON is one function in the --json result of build -f.
 type fileFunctionJSON struct {
