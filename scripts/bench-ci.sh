@@ -144,6 +144,16 @@ for i in $(seq "$RUNS"); do
 	timed lo-warm "${lobuild[@]}" --cache-dir "$work/cache-cold" --tag "$dst/cold$i/fn:v2"
 done
 
+# check of the built image (the base plus the layer, in the target
+# registry) with an empty listing cache, against crane pull of the same
+# image to a tarball: both read every blob once.
+for i in $(seq "$RUNS"); do
+	rm -rf "$work/cache-check"
+	timed lo-check "$lo" check "$dst/fn:prev" --cache-dir "$work/cache-check" --json
+	rm -f "$work/pulled.tar"
+	timed cr-pull "$crane" pull "$dst/fn:prev" "$work/pulled.tar"
+done
+
 best() { sort -g "$work/$1" | head -n1 | awk '{print $1}'; }
 peak() { awk 'BEGIN{m=0} {if ($2>m) m=$2} END{printf "%d", m/1024}' "$work/$1"; }
 
@@ -156,6 +166,8 @@ printf '  %-46s %8s %7s MB\n' "cold, empty target: lambda-oci" "$(best lo-cold)"
 printf '  %-46s %8s %7s MB\n' "  crane workflow" "$(best cr-cold)" "$(peak cr-cold)"
 printf '  %-46s %8s %7s MB\n' "  crane copy of the base alone" "$(best copy-cold)" "$(peak copy-cold)"
 printf '  %-46s %8s %7s MB\n' "warm code-only rebuild: lambda-oci" "$(best lo-warm)" "$(peak lo-warm)"
+printf '  %-46s %8s %7s MB\n' "check of the image, empty cache: lambda-oci" "$(best lo-check)" "$(peak lo-check)"
+printf '  %-46s %8s %7s MB\n' "  crane pull of the same image" "$(best cr-pull)" "$(peak cr-pull)"
 
 # Split by change rate: bytes one handler edit uploads.
 python3 - "$work/node" "$NODE_MB" <<'PY'
