@@ -16,6 +16,7 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/image"
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 	"github.com/lambda-oci/lambda-oci/lambda"
 	"github.com/lambda-oci/lambda-oci/layerconv"
 	"github.com/lambda-oci/lambda-oci/registry"
@@ -189,22 +190,10 @@ func fileSHA256(ctx context.Context, p string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // provenance is what this build records about itself.

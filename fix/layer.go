@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/lambda-oci/lambda-oci/checks"
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 )
 
 // plan is what one layer needs.
@@ -83,19 +84,6 @@ func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// ctxReader stops a long copy when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}
-
 // rewrite writes the layer's repaired form, gzip-compressed, into dir. A
 // layer that only needs compression keeps its tar stream byte for byte
 // (and so its diffID); otherwise the entries are rewritten in order with
@@ -121,7 +109,7 @@ func rewrite(ctx context.Context, p *plan, dir string, created time.Time) (*file
 	uw := &hashWriter{w: zw, h: sha256.New()}
 	var changes []string
 	if !p.entries() {
-		if _, err := io.Copy(uw, ctxReader{ctx, rc}); err != nil {
+		if _, err := io.Copy(uw, ctxio.Reader(ctx, rc)); err != nil {
 			return nil, nil, err
 		}
 	} else if changes, err = rewriteEntries(ctx, p, rc, uw, dir, created); err != nil {
@@ -140,7 +128,7 @@ func rewrite(ctx context.Context, p *plan, dir string, created time.Time) (*file
 }
 
 func rewriteEntries(ctx context.Context, p *plan, r io.Reader, w io.Writer, dir string, created time.Time) ([]string, error) {
-	tr := tar.NewReader(ctxReader{ctx, r})
+	tr := tar.NewReader(ctxio.Reader(ctx, r))
 	tw := tar.NewWriter(w)
 	saved := map[string]string{}
 	defer func() {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 )
 
 // The cache lives in <CacheDir>/layerconv:
@@ -187,7 +189,7 @@ func (c *cache) store(b blob, st *stats) (_ *Result, err error) {
 // hashFile returns the sha256 of f's content and rewinds it.
 func hashFile(ctx context.Context, f *os.File) ([]byte, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

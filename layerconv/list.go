@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 )
 
 // InputEntry is one entry of an input as its layer would name it.
@@ -138,7 +140,7 @@ func ReadInputFiles(ctx context.Context, src string, names []string, limit int64
 }
 
 func readLimited(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(&ctxReader{ctx: ctx, r: r}, limit+1))
+	data, err := io.ReadAll(io.LimitReader(ctxio.Reader(ctx, r), limit+1))
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 )
 
 // finish writes the layer (into the cache when there is one, else into a
@@ -180,7 +182,7 @@ func (r *Result) WriteFile(ctx context.Context, path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := io.Copy(out, &ctxReader{ctx: ctx, r: in}); err != nil {
+	if _, err := io.Copy(out, ctxio.Reader(ctx, in)); err != nil {
 		return err
 	}
 	// The umask may have narrowed the mode OpenFile was given.
@@ -209,18 +211,6 @@ func (r *Result) Close() error {
 		return fmt.Errorf("layerconv: %w", err)
 	}
 	return nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // blobLayer is a v1.Layer backed by the finished blob file; its identity

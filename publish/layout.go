@@ -17,6 +17,8 @@ import (
 	"github.com/google/renameio/v2"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
+
+	"github.com/lambda-oci/lambda-oci/internal/ctxio"
 )
 
 // refNameAnnotation is how an OCI layout names its entries.
@@ -747,7 +749,7 @@ func writeBlob(ctx context.Context, dir string, d v1.Hash, size int64, open func
 	}
 	defer func() { _ = f.Cleanup() }()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, rc})
+	n, err := io.Copy(io.MultiWriter(f, h), ctxio.Reader(ctx, rc))
 	if err != nil {
 		return false, err
 	}
@@ -758,17 +760,4 @@ func writeBlob(ctx context.Context, dir string, d v1.Hash, size int64, open func
 		return false, err
 	}
 	return true, nil
-}
-
-// ctxReader stops a long blob copy when the command is interrupted.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
