@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,8 +34,23 @@ type Daemon struct {
 	done chan struct{}
 }
 
+// Options configure a daemon.
+type Options struct {
+	// RegistryCAs maps a TLS registry's host ("127.0.0.1:PORT") to the PEM
+	// file of the CA that signed its certificate. Without an entry,
+	// buildkitd speaks plain HTTP to loopback hosts (containerd's localhost
+	// rule), which a TLS registry refuses.
+	RegistryCAs map[string]string
+}
+
 // Start runs a buildkitd until the test ends.
 func Start(t testing.TB) *Daemon {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith runs a buildkitd configured by opts until the test ends.
+func StartWith(t testing.TB, opts Options) *Daemon {
 	t.Helper()
 	testregistry.RequireTool(t, "buildkitd")
 	if os.Geteuid() != 0 {
@@ -59,7 +76,7 @@ func Start(t testing.TB) *Daemon {
 	// The daemon's default GC keeps up to 10% of the disk; a test's state
 	// is small, and a CI machine's disk is shared.
 	cfg := filepath.Join(dir, "buildkitd.toml")
-	if err := os.WriteFile(cfg, []byte("[worker.oci]\n  gckeepstorage = \"2GB\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(opts)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(d.LogFile)
@@ -90,6 +107,23 @@ func Start(t testing.TB) *Daemon {
 		t.Fatalf("testbuildkit: %v\n%s", err, log)
 	}
 	return d
+}
+
+// config is buildkitd.toml for opts.
+func config(opts Options) string {
+	var b strings.Builder
+	b.WriteString("[worker.oci]\n  gckeepstorage = \"2GB\"\n")
+	hosts := make([]string, 0, len(opts.RegistryCAs))
+	for h := range opts.RegistryCAs {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		// http = false: an entry without it still means plain HTTP for a
+		// loopback host (util/resolver fillInsecureOpts).
+		fmt.Fprintf(&b, "\n[registry.%q]\n  http = false\n  ca = [%q]\n", h, opts.RegistryCAs[h])
+	}
+	return b.String()
 }
 
 // stop asks the daemon to exit and kills it if it does not.
