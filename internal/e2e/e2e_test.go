@@ -224,6 +224,7 @@ func TestE2E(t *testing.T) {
 	// Node.js handler checks that agree with the runtime (issue 18).
 	t.Run("issue18/nodejs handler only in a layer (.mjs, .cjs): refused, and fails at invoke", w.testNodeHandlerLayerOnly)
 	t.Run("issue18/nodejs handler as directory module lib/index.js: accepted, and answers", w.testNodeHandlerDirModule)
+	t.Run("issue12/buildkitd build: layers equal the in-process build's, and answers", w.testBuildKit)
 }
 
 // tagDigest is the manifest digest the registry serves for repo:1.
