@@ -114,6 +114,9 @@ func ReadLayer(ctx context.Context, l v1.Layer) (_ *Listing, err error) {
 		// names: read it to the end, where a verifying reader (layouts,
 		// registries) says so, and report that cause instead.
 		if s, ok := rc.(*stack); ok && err != nil && ctx.Err() == nil {
+			// The decoder first: zstd's reads the blob from a goroutine of
+			// its own, which must be stopped before anyone else reads it.
+			s.stopDecoder()
 			if _, derr := io.Copy(io.Discard, s.raw); derr != nil {
 				err = fmt.Errorf("%w (decoding it: %v)", derr, err)
 			}
@@ -213,7 +216,20 @@ func (s *stack) Close() error {
 			first = err
 		}
 	}
+	s.closers = nil
 	return first
+}
+
+// stopDecoder closes the decompressor (every closer but the blob's own,
+// which is last) and leaves the blob open for reading to its end.
+func (s *stack) stopDecoder() {
+	if len(s.closers) < 2 {
+		return
+	}
+	for _, c := range s.closers[:len(s.closers)-1] {
+		_ = c.Close()
+	}
+	s.closers = s.closers[len(s.closers)-1:]
 }
 
 type closerFunc func() error
