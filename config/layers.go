@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -63,13 +64,18 @@ func (m LayerMove) String() string {
 // only where the lock's entry is for the ARN the file names (a file edited
 // since the last build is the next build's to record). Functions not in the
 // lock are skipped. Moves are in file order.
-func (l *Lock) UpdateLayers(ctx context.Context, fns []Function, opts lambdaapi.Options) ([]LayerMove, error) {
+//
+// A layer whose versions the caller may not list (lambdaapi.ErrAccessDenied)
+// stays where it is and is returned in denied, and the others still move:
+// a layer shared by another account can only grant lambda:GetLayerVersion,
+// so listing it is refused, and one such layer must not stop the update of
+// the rest. Any other failure is err.
+func (l *Lock) UpdateLayers(ctx context.Context, fns []Function, opts lambdaapi.Options) (moves []LayerMove, denied []error, err error) {
 	type latest struct {
 		v   lambdaapi.LayerVersion
 		err error
 	}
 	newest := map[string]latest{}
-	var moves []LayerMove
 	for _, fn := range fns {
 		lf, ok := l.Functions[fn.Name]
 		if !ok {
@@ -94,8 +100,12 @@ func (l *Lock) UpdateLayers(ctx context.Context, fns []Function, opts lambdaapi.
 				n.v, n.err = lambdaapi.LatestLayerVersion(ctx, in.Source, opts)
 				newest[key] = n
 			}
+			if errors.Is(n.err, lambdaapi.ErrAccessDenied) {
+				denied = append(denied, fmt.Errorf("function %s: layer %s: %w", fn.Name, in.Source, n.err))
+				continue
+			}
 			if n.err != nil {
-				return moves, fmt.Errorf("function %s: layer %s: %w", fn.Name, in.Source, n.err)
+				return moves, denied, fmt.Errorf("function %s: layer %s: %w", fn.Name, in.Source, n.err)
 			}
 			if n.v.Version <= cur.Version {
 				continue
@@ -109,5 +119,5 @@ func (l *Lock) UpdateLayers(ctx context.Context, fns []Function, opts lambdaapi.
 		}
 		l.Functions[fn.Name] = lf
 	}
-	return moves, nil
+	return moves, denied, nil
 }

@@ -97,8 +97,9 @@ func TestUpdateLayers(t *testing.T) {
 		"zip":    {Layers: []LockedInput{{Source: "a.zip", SHA256: "aa", Digest: "sha256:z"}}},
 	}}
 	fns := []Function{fn("a", libs1, tool5), fn("b", libs1), fn("edited", libs2), fn("zip", "/x/a.zip"), fn("new", libs1)}
-	moves, err := lock.UpdateLayers(context.Background(), fns, opts)
+	moves, denied, err := lock.UpdateLayers(context.Background(), fns, opts)
 	require.NoError(t, err)
+	assert.Empty(t, denied)
 	assert.Equal(t, []LayerMove{{"a", libs1, libs3}, {"b", libs1, libs3}}, moves)
 	assert.Equal(t, "a: layer "+libs1+" -> "+libs3, moves[0].String())
 	assert.Equal(t, LockedInput{Source: libs3, Requested: libs1, CodeSha256: fakelambda.CodeSha256(zip3)}, lock.Functions["a"].Layers[0])
@@ -120,15 +121,29 @@ func TestUpdateLayers(t *testing.T) {
 	assert.Zero(t, fake.Downloads())
 
 	// Again: nothing newer. A pinned layer is listed from the lock's version.
-	moves, err = lock.UpdateLayers(context.Background(), fns, opts)
+	moves, denied, err = lock.UpdateLayers(context.Background(), fns, opts)
 	require.NoError(t, err)
 	assert.Empty(t, moves)
+	assert.Empty(t, denied)
 
-	// Access denied is the caller's to report, naming the function, the
-	// layer and the IAM action.
+	// A layer the caller may not list (another account's: only
+	// lambda:GetLayerVersion can be shared) stays, named in denied, and
+	// the others still move.
+	fake.AddLayer(fakelambda.Layer{ARN: "arn:aws:lambda:us-east-1:123456789012:layer:libs:4", Zip: []byte("libs 4")})
 	fake.Fail("ListLayerVersions", fakelambda.APIError{Status: 403, Type: "AccessDeniedException", Message: "not authorized to perform: lambda:ListLayerVersions"})
-	_, err = lock.UpdateLayers(context.Background(), fns, opts)
-	require.ErrorIs(t, err, lambdaapi.ErrAccessDenied)
+	moves, denied, err = lock.UpdateLayers(context.Background(), fns[1:2], opts)
+	require.NoError(t, err)
+	assert.Empty(t, moves)
+	require.Len(t, denied, 1)
+	assert.ErrorIs(t, denied[0], lambdaapi.ErrAccessDenied)
+	assert.Contains(t, denied[0].Error(), "function b: layer "+libs3)
+	assert.Contains(t, denied[0].Error(), "lambda:ListLayerVersions")
+	assert.Equal(t, libs3, lock.Functions["b"].Layers[0].Source)
+
+	// Any other failure stops the update.
+	fake.Fail("ListLayerVersions", fakelambda.APIError{Status: 500, Type: "ServiceException", Message: "try again"})
+	_, _, err = lock.UpdateLayers(context.Background(), fns, opts)
+	require.Error(t, err)
 	assert.Contains(t, err.Error(), "function a: layer "+libs3)
-	assert.Contains(t, err.Error(), "lambda:ListLayerVersions")
+	assert.Contains(t, err.Error(), "ServiceException")
 }

@@ -69,9 +69,12 @@ next "build -f".`,
 				if push.verbose {
 					lopts.Logf = func(format string, args ...any) { logf(a, format, args...) }
 				}
-				moves, err := lock.UpdateLayers(cmd.Context(), fns, lopts)
+				moves, denied, err := lock.UpdateLayers(cmd.Context(), fns, lopts)
 				if err != nil {
 					return err
+				}
+				for _, d := range denied {
+					logf(a, "warning: %v; left at its version (a layer of another account can be shared only with lambda:GetLayerVersion, never ListLayerVersions: name the version you want in %s)", d, file)
 				}
 				for _, m := range moves {
 					changes[m.Function] = append(changes[m.Function], m.String())

@@ -121,4 +121,16 @@ func TestUpdateLayers(t *testing.T) {
 	code, _, stderr = f.run(t, "build", "-f", f.file, "--oci-layout", filepath.Join(f.dir, "out6"), "--locked", "--only", "orders")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "layer 2 "+layer2+" -> arn:aws:lambda:us-east-1:123456789012:layer:base-libs:3")
+
+	// A layer whose versions may not be listed stays, with a warning.
+	f.writeFile(t, yaml, "")
+	before, _ := readLock()
+	f.fake.Fail("ListLayerVersions", fakelambda.APIError{Status: 403, Type: "AccessDeniedException", Message: "no resource-based policy allows the lambda:ListLayerVersions action"})
+	code, stdout, stderr = f.run(t, "update", "-f", f.file, "--layers")
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "warning: function orders: layer "+layer2)
+	assert.Contains(t, stderr, "need IAM permission lambda:ListLayerVersions")
+	after, _ = readLock()
+	assert.Equal(t, before, after)
 }
