@@ -39,9 +39,11 @@ const maxListItems = 50
 // ListLayerVersions lists the versions of the layer that the layer version
 // ARN layerVersionARN belongs to (its version only names the layer), newest
 // first, through ListLayerVersions in the ARN's region, page after page.
-// The layer is named by its ARN, so layers of other accounts are listed
-// too when their policy lets the caller. Deleted versions are not listed:
-// the list can be empty.
+// The layer is named by its ARN (LayerName accepts one). A layer of
+// another account is listed only if its policy allows
+// lambda:ListLayerVersions, which AddLayerVersionPermission cannot grant
+// (only lambda:GetLayerVersion): expect ErrAccessDenied for those. Deleted
+// versions are not listed: the list can be empty.
 func ListLayerVersions(ctx context.Context, layerVersionARN string, opts Options) ([]LayerVersion, error) {
 	parsed, err := ParseLayerARN(layerVersionARN)
 	if err != nil {
