@@ -46,14 +46,23 @@ type LockedFunction struct {
 
 // LockedInput is one input and the layer it produced.
 type LockedInput struct {
-	// Source is the path (relative to the file) or the layer version ARN.
+	// Source is the path (relative to the file) or the layer version ARN
+	// the function is built with.
 	Source string `json:"source"`
+	// Requested is the layer version ARN lambda-oci.yaml names when it is
+	// not Source: "update --layers" moved the lock to a newer version of
+	// the layer and left the file as it is. The lock's version is used for
+	// as long as the file still names this one (see Lock.Pin).
+	Requested string `json:"requested,omitempty"`
 	// CodeSha256 is Lambda's digest of a layer version's zip.
 	CodeSha256 string `json:"codeSha256,omitempty"`
 	// SHA256 is the hex sha256 of a zip input (directories have none:
 	// their layer digest is their identity).
 	SHA256 string `json:"sha256,omitempty"`
-	// Digest is the layer the input became.
+	// Digest is the layer the input became; "" for a layer version that
+	// "update --layers" moved to and no build has converted yet (its zip
+	// is pinned by CodeSha256; the next build without --locked records
+	// the digest).
 	Digest string `json:"digest"`
 }
 
@@ -107,15 +116,25 @@ func (l *Lock) Prune(f *File) {
 	}
 }
 
-// LockFunction is what a build result pins, with paths relative to the
-// file's directory.
-func (f *File) LockFunction(res *build.Result) (LockedFunction, error) {
+// LockFunction is what a build result of fn pins, with paths relative to
+// the file's directory. fn is the function as the file gives it: a layer
+// built at another version than the file names (Pin) records the file's
+// ARN as Requested.
+func (f *File) LockFunction(fn Function, res *build.Result) (LockedFunction, error) {
 	lf := LockedFunction{Base: f.rel(res.Base), Platform: res.Platform.OS + "/" + res.Platform.Architecture, BaseDigest: res.BaseDigest.String()}
+	layer := 0
 	for _, l := range res.Layers {
 		if l.Kind != "layer" && l.Kind != "code" {
 			continue
 		}
 		in := LockedInput{Digest: l.Digest.String(), CodeSha256: l.CodeSha256}
+		if l.Kind == "layer" {
+			// One result layer per spec layer, in order.
+			if layer < len(fn.Spec.Layers) && l.ARN != "" && fn.Spec.Layers[layer].Path != l.ARN {
+				in.Requested = fn.Spec.Layers[layer].Path
+			}
+			layer++
+		}
 		if l.ARN != "" {
 			in.Source = l.ARN
 		} else {
@@ -168,7 +187,9 @@ func (want LockedInput) diff(what string, got LockedInput) []string {
 	if want.SHA256 != got.SHA256 {
 		out = append(out, fmt.Sprintf("%s %s sha256 %s -> %s", what, want.Source, want.SHA256, got.SHA256))
 	}
-	if want.Digest != got.Digest {
+	// An empty digest is a version update --layers moved to: its bytes
+	// are pinned by CodeSha256 and no build has recorded its layer yet.
+	if want.Digest != got.Digest && (want.Digest != "" || want.CodeSha256 == "") {
 		out = append(out, fmt.Sprintf("%s %s layer %s -> %s", what, want.Source, want.Digest, got.Digest))
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -802,4 +803,109 @@ func TestResolveLayer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no version")
 	assert.Equal(t, 1, fake.CallCount("GetLayerVersionByArn"))
+}
+
+func TestListLayerVersionsPagesAndSorts(t *testing.T) {
+	fake, opts := setup(t)
+	const layer = "arn:aws:lambda:us-east-1:123456789012:layer:shared-libs"
+	// 55 versions: more than one page of 50. Deleted ones (gaps) are not listed.
+	var want []int64
+	for v := int64(1); v <= 60; v++ {
+		if v%12 == 0 {
+			continue
+		}
+		fake.AddLayer(fakelambda.Layer{ARN: fmt.Sprintf("%s:%d", layer, v), Zip: makeZip(t, map[string]string{"python/v.py": fmt.Sprint(v)}),
+			CompatibleRuntimes: []string{"python3.12"}})
+		want = append([]int64{v}, want...)
+	}
+	// Neighbours whose ARN shares a prefix are other layers.
+	fake.AddLayer(fakelambda.Layer{ARN: layer + "-2:99", Zip: []byte("zip")})
+	fake.AddLayer(fakelambda.Layer{ARN: "arn:aws:lambda:us-east-1:210987654321:layer:shared-libs:70", Zip: []byte("zip")})
+
+	vs, err := lambdaapi.ListLayerVersions(context.Background(), layer+":3", opts)
+	require.NoError(t, err)
+	var got []int64
+	for _, v := range vs {
+		got = append(got, v.Version)
+		assert.Equal(t, fmt.Sprintf("%s:%d", layer, v.Version), v.ARN)
+		assert.Equal(t, []string{"python3.12"}, v.CompatibleRuntimes)
+		assert.Empty(t, v.CodeSha256, "ListLayerVersions does not report it")
+	}
+	assert.Equal(t, want, got, "every version, newest first")
+	assert.Equal(t, 2, fake.CallCount("ListLayerVersions"), "two pages")
+	for _, c := range fake.Calls() {
+		if c.Operation == "ListLayerVersions" {
+			assert.Equal(t, "/2018-10-31/layers/"+layer+"/versions", c.Path, "named by ARN: layers of other accounts list too")
+			assert.Equal(t, http.StatusOK, c.Status)
+		}
+	}
+	assert.Zero(t, fake.Downloads())
+}
+
+func TestLatestLayerVersion(t *testing.T) {
+	fake, opts := setup(t)
+	v7 := makeZip(t, map[string]string{"python/v.py": "7"})
+	fake.AddLayer(fakelambda.Layer{ARN: layerB, Zip: makeZip(t, map[string]string{"python/v.py": "12"})})
+	fake.AddLayer(fakelambda.Layer{ARN: "arn:aws:lambda:us-east-1:210987654321:layer:public-tool:13", Zip: v7, CompatibleArchitectures: []string{"arm64"}})
+
+	v, err := lambdaapi.LatestLayerVersion(context.Background(), layerB, opts)
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:lambda:us-east-1:210987654321:layer:public-tool:13", v.ARN)
+	assert.Equal(t, int64(13), v.Version)
+	assert.Equal(t, fakelambda.CodeSha256(v7), v.CodeSha256)
+	assert.Equal(t, int64(len(v7)), v.CodeSize)
+	assert.Equal(t, []string{"arm64"}, v.CompatibleArchitectures)
+	assert.Equal(t, 1, fake.CallCount("GetLayerVersionByArn"))
+	assert.Zero(t, fake.Downloads(), "described, not downloaded")
+}
+
+func TestListLayerVersionsFailures(t *testing.T) {
+	const layer = "arn:aws:lambda:us-east-1:123456789012:layer:shared-libs"
+	tests := []struct {
+		name    string
+		arn     string
+		prepare func(*fakelambda.Server)
+		is      error
+		want    []string
+	}{
+		{
+			name: "access denied",
+			arn:  layerA,
+			prepare: func(s *fakelambda.Server) {
+				s.AddLayer(fakelambda.Layer{ARN: layerA, Zip: []byte("zip")})
+				s.Fail("ListLayerVersions", fakelambda.APIError{Status: 403, Type: "AccessDeniedException",
+					Message: "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lambda:ListLayerVersions on resource: " + layer})
+			},
+			is:   lambdaapi.ErrAccessDenied,
+			want: []string{"ListLayerVersions", `"` + layer + `"`, "AccessDeniedException", "need IAM permission lambda:ListLayerVersions"},
+		},
+		{
+			name: "no version",
+			arn:  layerA,
+			is:   lambdaapi.ErrNotFound,
+			want: []string{"ListLayerVersions", `"` + layer + `"`, "no version listed"},
+		},
+		{
+			name: "not a layer version ARN",
+			arn:  layer,
+			want: []string{"no version: name the layer version to use"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, opts := setup(t)
+			if tt.prepare != nil {
+				tt.prepare(fake)
+			}
+			_, err := lambdaapi.LatestLayerVersion(context.Background(), tt.arn, opts)
+			require.Error(t, err)
+			if tt.is != nil {
+				assert.ErrorIs(t, err, tt.is)
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Zero(t, fake.CallCount("GetLayerVersionByArn"))
+		})
+	}
 }

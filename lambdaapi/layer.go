@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // LayerFile is a layer version's zip, downloaded and verified.
@@ -150,21 +147,13 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	out, err := client.GetLayerVersionByArn(ctx, &lambda.GetLayerVersionByArnInput{Arn: aws.String(arn)})
+	v, location, err := describeLayerVersion(ctx, client, arn)
 	if err != nil {
-		return nil, apiError("GetLayerVersionByArn", "lambda:GetLayerVersion", arn, err)
+		return nil, err
 	}
-	if out.Content == nil || aws.ToString(out.Content.CodeSha256) == "" {
-		return nil, fmt.Errorf("lambdaapi: GetLayerVersionByArn %q: the response has no Content.CodeSha256", arn)
-	}
-	l := &LayerFile{ARN: arn, CodeSha256: aws.ToString(out.Content.CodeSha256), CodeSize: out.Content.CodeSize}
-	for _, r := range out.CompatibleRuntimes {
-		l.CompatibleRuntimes = append(l.CompatibleRuntimes, string(r))
-	}
-	for _, a := range out.CompatibleArchitectures {
-		l.CompatibleArchitectures = append(l.CompatibleArchitectures, string(a))
-	}
-	l.Path, l.Downloaded, err = st.fetchZip(ctx, opts, "layer "+arn, aws.ToString(out.Content.Location), l.CodeSha256, l.CodeSize)
+	l := &LayerFile{ARN: arn, CodeSha256: v.CodeSha256, CodeSize: v.CodeSize,
+		CompatibleRuntimes: v.CompatibleRuntimes, CompatibleArchitectures: v.CompatibleArchitectures}
+	l.Path, l.Downloaded, err = st.fetchZip(ctx, opts, "layer "+arn, location, l.CodeSha256, l.CodeSize)
 	if err != nil {
 		return nil, err
 	}

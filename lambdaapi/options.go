@@ -1,6 +1,7 @@
 // Package lambdaapi talks to the AWS Lambda API for migrations and for layer
 // ARNs used as build inputs: it reads a zip function's configuration and
 // code (GetFunction), fetches layer versions (GetLayerVersionByArn),
+// lists a layer's versions to find its newest (ListLayerVersions),
 // downloads and verifies the zips behind the presigned URLs Lambda returns,
 // and creates the image function that replaces a zip function
 // (CreateFunction, then waits for State Active).

@@ -81,6 +81,10 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	if err != nil {
 		return err
 	}
+	byName := map[string]config.Function{}
+	for _, fn := range fns {
+		byName[fn.Name] = fn
+	}
 	var verify func(string, *build.Result) error
 	if ff.locked {
 		verify = func(name string, res *build.Result) error {
@@ -88,7 +92,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 			if !ok {
 				return fmt.Errorf("not in %s: build without --locked to add it", lockPath)
 			}
-			got, err := cf.LockFunction(res)
+			got, err := cf.LockFunction(byName[name], res)
 			if err != nil {
 				return err
 			}
@@ -108,7 +112,12 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	ropts.Quiet = true
 	targets := make([]build.Target, len(fns))
 	for i, fn := range fns {
-		targets[i] = build.Target{Name: fn.Name, Spec: fn.Spec, Publisher: filePublisher(fn, out.ociLayout, ropts, a)}
+		// Layer versions update --layers moved: the lock's, not the file's.
+		pinned, notes := lock.Pin(fn)
+		for _, n := range notes {
+			logf(a, "%s: %s", fn.Name, n)
+		}
+		targets[i] = build.Target{Name: fn.Name, Spec: pinned.Spec, Publisher: filePublisher(fn, out.ociLayout, ropts, a)}
 	}
 	// --jobs bounds the functions built at once; each push then uploads
 	// with the registry's default concurrency.
@@ -129,7 +138,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 		len(results)-failures(ferr), len(results), st.BaseFetches, st.BaseLayerMeasures, st.LayerVersionFetches, st.Conversions)
 
 	if !ff.locked {
-		if err := updateLock(cf, lock, lockPath, results); err != nil {
+		if err := updateLock(cf, byName, lock, lockPath, results); err != nil {
 			return errors.Join(ferr, err)
 		}
 	}
@@ -263,12 +272,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // updateLock records what the successful functions were built from; the
 // others keep their entries, and functions gone from the file lose theirs.
-func updateLock(cf *config.File, lock *config.Lock, path string, results []build.TargetResult) error {
+func updateLock(cf *config.File, fns map[string]config.Function, lock *config.Lock, path string, results []build.TargetResult) error {
 	for _, r := range results {
 		if r.Err != nil {
 			continue
 		}
-		lf, err := cf.LockFunction(r.Result)
+		lf, err := cf.LockFunction(fns[r.Name], r.Result)
 		if err != nil {
 			return err
 		}

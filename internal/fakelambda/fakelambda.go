@@ -1,7 +1,8 @@
 // Package fakelambda is a stand-in for the AWS Lambda API in tests: an
 // httptest server speaking the REST-JSON protocol the AWS SDK for Go v2
 // uses, for the operations lambda-oci calls (GetFunction,
-// GetFunctionConfiguration, GetLayerVersionByArn, CreateFunction), with the
+// GetFunctionConfiguration, GetLayerVersionByArn, ListLayerVersions,
+// CreateFunction), with the
 // presigned code and layer downloads served by the same server.
 //
 // It behaves like the service where that matters to a client:
@@ -19,6 +20,7 @@
 package fakelambda
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -196,6 +198,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", s.api("GetFunctionConfiguration", s.getFunctionConfiguration))
 	mux.HandleFunc("POST /2015-03-31/functions", s.api("CreateFunction", s.createFunction))
 	mux.HandleFunc("GET /2018-10-31/layers", s.api("GetLayerVersionByArn", s.getLayerVersionByArn))
+	mux.HandleFunc("GET /2018-10-31/layers/{name}/versions", s.api("ListLayerVersions", s.listLayerVersions))
 	mux.HandleFunc("GET /download/{kind}/{key}", s.download)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "fakelambda: no operation at "+r.Method+" "+r.URL.Path)
@@ -560,6 +563,114 @@ func (s *Server) getLayerVersionByArn(w http.ResponseWriter, r *http.Request, _ 
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// listLayerVersions answers ListLayerVersions: the versions the server
+// holds of one layer, newest first, in pages of MaxItems (1-50, default 50)
+// continued by an opaque NextMarker. The layer is named by its ARN or, in
+// the caller's account and the request's region, by its name. A layer with
+// no version is an empty list.
+func (s *Server) listLayerVersions(w http.ResponseWriter, r *http.Request, _ []byte, region string) int {
+	name := r.PathValue("name")
+	q := r.URL.Query()
+	if len(name) > 140 || !layerNameRE.MatchString(name) {
+		return errorStatus(w, http.StatusBadRequest, "ValidationException",
+			fmt.Sprintf("1 validation error detected: Value '%s' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern", name))
+	}
+	limit := 50
+	if v := q.Get("MaxItems"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 50 {
+			return errorStatus(w, http.StatusBadRequest, "ValidationException",
+				fmt.Sprintf("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 50", v))
+		}
+		limit = n
+	}
+	layer := name
+	if !strings.HasPrefix(name, "arn:") {
+		if region == "" {
+			region = "us-east-1"
+		}
+		layer = fmt.Sprintf("arn:aws:lambda:%s:%s:layer:%s", region, s.opts.Account, name)
+	}
+	type version struct {
+		n int64
+		l *Layer
+	}
+	s.mu.Lock()
+	var vs []version
+	for arn, l := range s.layers {
+		rest, ok := strings.CutPrefix(arn, layer+":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			continue
+		}
+		if rt := q.Get("CompatibleRuntime"); rt != "" && !slices.Contains(l.CompatibleRuntimes, rt) {
+			continue
+		}
+		if a := q.Get("CompatibleArchitecture"); a != "" && !slices.Contains(l.CompatibleArchitectures, a) {
+			continue
+		}
+		vs = append(vs, version{n, l})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(vs, func(a, b version) int { return cmp.Compare(b.n, a.n) })
+	if m := q.Get("Marker"); m != "" {
+		after, err := parseMarker(m)
+		if err != nil {
+			return errorStatus(w, http.StatusBadRequest, "InvalidParameterValueException", "Invalid marker: "+m)
+		}
+		i := slices.IndexFunc(vs, func(v version) bool { return v.n < after })
+		if i < 0 {
+			i = len(vs)
+		}
+		vs = vs[i:]
+	}
+	items := []map[string]any{}
+	for i, v := range vs {
+		if i == limit {
+			break
+		}
+		it := map[string]any{
+			"LayerVersionArn": fmt.Sprintf("%s:%d", layer, v.n),
+			"Version":         v.n,
+			"Description":     "",
+			"CreatedDate":     "2026-11-01T10:00:00.000+0000",
+		}
+		if len(v.l.CompatibleRuntimes) > 0 {
+			it["CompatibleRuntimes"] = v.l.CompatibleRuntimes
+		}
+		if len(v.l.CompatibleArchitectures) > 0 {
+			it["CompatibleArchitectures"] = v.l.CompatibleArchitectures
+		}
+		items = append(items, it)
+	}
+	out := map[string]any{"LayerVersions": items}
+	if len(vs) > limit {
+		out["NextMarker"] = base64.StdEncoding.EncodeToString([]byte("after:" + strconv.FormatInt(vs[limit-1].n, 10)))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// parseMarker reads a NextMarker listLayerVersions made: the version the
+// next page starts below.
+func parseMarker(m string) (int64, error) {
+	b, err := base64.StdEncoding.DecodeString(m)
+	if err != nil {
+		return 0, err
+	}
+	rest, ok := strings.CutPrefix(string(b), "after:")
+	if !ok {
+		return 0, fmt.Errorf("not a marker")
+	}
+	return strconv.ParseInt(rest, 10, 64)
+}
+
+// layerNameRE is the LayerName pattern of the Lambda API model: a layer
+// ARN (no version) or a name.
+var layerNameRE = regexp.MustCompile(`^((arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+)$`)
 
 // layerVersionArnRE is the LayerVersionArn pattern of the Lambda API model.
 var layerVersionArnRE = regexp.MustCompile(`^arn:[a-zA-Z0-9-]+:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$`)

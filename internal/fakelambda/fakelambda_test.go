@@ -27,25 +27,29 @@ func TestUnsignedAndForgedRequestsAreRefused(t *testing.T) {
 		{"not SigV4", "Basic Zm9vOmJhcg==", "IncompleteSignatureException"},
 		{"forged", "AWS4-HMAC-SHA256 Credential=" + fakelambda.DefaultAccessKeyID + "/20261125/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("0", 64), "InvalidSignatureException"},
 	}
+	s.AddLayer(fakelambda.Layer{ARN: "arn:aws:lambda:us-east-1:123456789012:layer:l:1", Zip: []byte("zip")})
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, s.URL+"/2015-03-31/functions/f", nil)
-			require.NoError(t, err)
-			req.Header.Set("X-Amz-Date", "20261125T120000Z")
-			if tt.auth != "" {
-				req.Header.Set("Authorization", tt.auth)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
-			assert.Equal(t, tt.wantType, resp.Header.Get("X-Amzn-ErrorType"))
-			var body map[string]string
-			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-			assert.NotEmpty(t, body["message"])
-		})
+		for _, path := range []string{"/2015-03-31/functions/f", "/2018-10-31/layers/l/versions"} {
+			t.Run(tt.name+path, func(t *testing.T) {
+				req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
+				require.NoError(t, err)
+				req.Header.Set("X-Amz-Date", "20261125T120000Z")
+				if tt.auth != "" {
+					req.Header.Set("Authorization", tt.auth)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+				assert.Equal(t, tt.wantType, resp.Header.Get("X-Amzn-ErrorType"))
+				var body map[string]string
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+				assert.NotEmpty(t, body["message"])
+			})
+		}
 	}
 	assert.Zero(t, s.Downloads())
+	assert.Equal(t, len(tests), s.CallCount("ListLayerVersions"), "each refusal is recorded under its operation")
 }
 
 func TestDownloadsBehaveLikePresignedURLs(t *testing.T) {
