@@ -161,7 +161,7 @@ func (b *builder) convert(ctx context.Context, in input, prefix string, sel *lay
 	if owned {
 		conv = nil // the Shared closes it
 	}
-	id, err := b.identify(ctx, in)
+	id, err := b.identify(ctx, in, res.InputSHA256)
 	if err != nil {
 		if conv != nil {
 			_ = conv.Close()

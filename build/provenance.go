@@ -89,11 +89,16 @@ type sourceID struct {
 }
 
 // identify is the identity of an input: a layer version is its ARN and
-// CodeSha256 (already verified), a zip file its sha256, a directory its
-// TreeHash. Shared between the builds of a fleet, like conversions.
-func (b *builder) identify(ctx context.Context, in input) (sourceID, error) {
+// CodeSha256 (already verified), a zip file its sha256 (zipSHA256 when the
+// conversion already hashed it, so the zip is not read again), a
+// directory its TreeHash. Shared between the builds of a fleet, like
+// conversions.
+func (b *builder) identify(ctx context.Context, in input, zipSHA256 string) (sourceID, error) {
 	if in.arn != "" {
 		return sourceID{}, nil
+	}
+	if zipSHA256 != "" {
+		return sourceID{sha256: zipSHA256}, nil
 	}
 	return b.opts.Shared.identity(ctx, in.path, func() (sourceID, error) {
 		st, err := os.Stat(in.path)

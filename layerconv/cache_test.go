@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,4 +202,27 @@ func TestCacheRemovesStaleTemporaries(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoFileExists(t, stale)
 	assert.FileExists(t, fresh)
+}
+
+// With a cache, the zip's sha256 (its cache key) is handed back, fresh or
+// from the cache, so a caller need not read the zip again; without one
+// it is not computed.
+func TestInputSHA256(t *testing.T) {
+	p := writeZip(t, []zent{{name: "python/a.py", body: "a = 1\n", mode: 0o644}})
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	cache := t.TempDir()
+	for _, hit := range []bool{false, true} {
+		r, err := ConvertZip(context.Background(), p, Options{CacheDir: cache})
+		require.NoError(t, err)
+		assert.Equal(t, hit, r.CacheHit)
+		assert.Equal(t, want, r.InputSHA256)
+		require.NoError(t, r.Close())
+	}
+	r, err := ConvertZip(context.Background(), p, Options{})
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Empty(t, r.InputSHA256)
 }

@@ -151,6 +151,10 @@ type Result struct {
 	DiffID           v1.Hash
 	Size             int64
 	UncompressedSize int64
+	// InputSHA256 is the hex sha256 of a zip input when the conversion
+	// hashed it (with a cache: it is the cache key), so callers that need
+	// the zip's identity need not read it again; "" otherwise.
+	InputSHA256 string
 	// Files, Dirs and Symlinks count the tar entries written, the
 	// synthesised parent directories (opt/, var/task/, ...) included.
 	Files    int

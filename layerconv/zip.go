@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -58,15 +59,17 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 	}
 
 	var c *cache
+	var sumHex string
 	if o.cacheDir != "" {
 		sum, err := hashFile(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("layerconv: %s: %w", zipPath, err)
 		}
+		sumHex = hex.EncodeToString(sum)
 		c = newCache(o, sum)
 		c.sweep()
 		if r, ok := c.lookup(ctx); ok {
-			r.src, r.srcInfo = zipPath, fi
+			r.src, r.srcInfo, r.InputSHA256 = zipPath, fi, sumHex
 			return r, nil
 		}
 	}
@@ -74,7 +77,7 @@ func ConvertZip(ctx context.Context, zipPath string, opts Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	r.src, r.srcInfo = zipPath, fi
+	r.src, r.srcInfo, r.InputSHA256 = zipPath, fi, sumHex
 	return r, nil
 }
 
