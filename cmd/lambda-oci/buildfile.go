@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 
@@ -138,7 +137,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 		len(results)-failures(ferr), len(results), st.BaseFetches, st.BaseLayerMeasures, st.LayerVersionFetches, st.Conversions)
 
 	if !ff.locked {
-		if err := updateLock(cf, byName, lock, lockPath, results); err != nil {
+		if err := lock.Record(cf, byName, results, lockPath); err != nil {
 			return errors.Join(ferr, err)
 		}
 	}
@@ -179,28 +178,13 @@ func failures(err error) int {
 	return 0
 }
 
-// selectFunctions is --only: the named functions in file order, and an
-// error naming any name the file does not have.
+// selectFunctions is --only: the named functions in file order.
 func selectFunctions(cf *config.File, only []string) ([]config.Function, error) {
-	if len(only) == 0 {
-		return cf.Functions, nil
+	fns, err := cf.Select(only)
+	if err != nil {
+		return nil, fmt.Errorf("--only %w", err)
 	}
-	var names []string
-	for _, fn := range cf.Functions {
-		names = append(names, fn.Name)
-	}
-	for _, o := range only {
-		if !slices.Contains(names, o) {
-			return nil, fmt.Errorf("--only %s: %s has no such function (functions: %s)", o, cf.Path, strings.Join(names, ", "))
-		}
-	}
-	var out []config.Function
-	for _, fn := range cf.Functions {
-		if slices.Contains(only, fn.Name) {
-			out = append(out, fn)
-		}
-	}
-	return out, nil
+	return fns, nil
 }
 
 // filePublisher is where one function of the file goes: the shared
@@ -268,21 +252,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// updateLock records what the successful functions were built from; the
-// others keep their entries, and functions gone from the file lose theirs.
-func updateLock(cf *config.File, fns map[string]config.Function, lock *config.Lock, path string, results []build.TargetResult) error {
-	for _, r := range results {
-		if r.Err != nil {
-			continue
-		}
-		lf, err := cf.LockFunction(fns[r.Name], r.Result)
-		if err != nil {
-			return err
-		}
-		lock.Functions[r.Name] = lf
-	}
-	lock.Prune(cf)
-	return lock.Write(path)
 }
