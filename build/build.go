@@ -36,7 +36,14 @@ func Build(ctx context.Context, spec Spec, opts Options) (res *Result, err error
 			_ = b.res.Close()
 		}
 	}()
-	if err := b.build(ctx); err != nil {
+	err = b.build(ctx)
+	if errors.Is(err, errNeedListings) {
+		b.info("%v: building without the registry cache", err)
+		_ = b.res.Close()
+		b.res, b.noReuse = &Result{}, true
+		err = b.build(ctx)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return b.res, nil
@@ -53,10 +60,19 @@ type builder struct {
 	fam      image.Family
 	taskRoot string
 	res      *Result
+
+	// priors are the Options.CacheFrom images (loaded once: a build may
+	// run twice, see errNeedListings); noReuse turns their use off.
+	priors       []*prior
+	priorsLoaded bool
+	noReuse      bool
+	// emitted are the warnings already sent as events: a second run
+	// records them in its result without repeating them.
+	emitted map[string]bool
 }
 
 func newBuilder(spec Spec, opts Options) (*builder, error) {
-	b := &builder{spec: spec, opts: opts, cache: Cache{Root: opts.CacheDir}, maxSize: spec.MaxSize, res: &Result{}}
+	b := &builder{spec: spec, opts: opts, cache: Cache{Root: opts.CacheDir}, maxSize: spec.MaxSize, res: &Result{}, emitted: map[string]bool{}}
 	if spec.Code.Path == "" {
 		return nil, errors.New("build: no function code (a zip or a directory)")
 	}
@@ -121,7 +137,8 @@ func (b *builder) info(format string, args ...any) {
 func (b *builder) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	b.res.Warnings = append(b.res.Warnings, msg)
-	if b.opts.Events != nil {
+	if b.opts.Events != nil && !b.emitted[msg] {
+		b.emitted[msg] = true
 		b.opts.Events(Event{Kind: Warning, Message: msg})
 	}
 }
@@ -200,7 +217,24 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 
+	// The previous images are read while the base is resolved.
+	var priorMsgs []string
+	var priorsDone chan struct{}
+	if !b.priorsLoaded && !b.noReuse && len(b.opts.CacheFrom) > 0 {
+		priorsDone = make(chan struct{})
+		go func() {
+			defer close(priorsDone)
+			b.priors, priorMsgs = b.loadPriors(ctx)
+		}()
+	}
 	base, err := b.fetchBase(ctx)
+	if priorsDone != nil {
+		<-priorsDone
+		b.priorsLoaded = true
+		for _, m := range priorMsgs {
+			b.info("%s", m)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -231,7 +265,17 @@ func (b *builder) build(ctx context.Context) error {
 	// measured, the declared sizes of the inputs are checked against what
 	// is left of the limit, and the conversions stop if it is exceeded.
 	reader := checks.Reader{CacheDir: b.cache.Listings()}
-	baseChecked := make([]checks.Layer, len(baseLayers))
+	baseChecked, basePrior, err := b.recordedBase(reader, baseLayers)
+	if err != nil {
+		return err
+	}
+	if basePrior != nil {
+		b.info("registry cache: the base's sizes as %s records them (the base is not downloaded)", basePrior.prev.Ref)
+	}
+	measure := baseChecked == nil
+	if measure {
+		baseChecked = make([]checks.Layer, len(baseLayers))
+	}
 	var adds []*added
 	var refused *tooLarge
 	g, gctx := errgroup.WithContext(ctx)
@@ -239,6 +283,9 @@ func (b *builder) build(ctx context.Context) error {
 		bg, bctx := errgroup.WithContext(gctx)
 		bg.SetLimit(runtime.NumCPU() + 1)
 		for i, l := range baseLayers {
+			if !measure {
+				break
+			}
 			bg.Go(func() error {
 				cl, err := b.baseLayer(bctx, reader, l)
 				if err != nil {
@@ -271,8 +318,15 @@ func (b *builder) build(ctx context.Context) error {
 	layersSoFar := append(append([]checks.Layer{}, baseChecked...), checkLayers(adds, b.fam)...)
 	view := (&checks.Image{Layers: layersSoFar}).View()
 	baseView := (&checks.Image{Layers: baseChecked}).View()
-	fam, ver := b.family(baseView)
-	if bl, err := b.bootstrapLayer(ctx, view, baseView.Exists(lambda.RuntimeBootstrap), fam); err != nil {
+	fam, ver, err := b.family(baseView, basePrior != nil)
+	if err != nil {
+		return err
+	}
+	baseHas := baseView.Exists(lambda.RuntimeBootstrap)
+	if basePrior != nil {
+		baseHas = basePrior.prov.Base.Bootstrap
+	}
+	if bl, err := b.bootstrapLayer(ctx, view, baseHas, fam); err != nil {
 		return err
 	} else if bl != nil {
 		adds = append(adds, bl)
@@ -282,7 +336,7 @@ func (b *builder) build(ctx context.Context) error {
 	cfg := cf.Config.DeepCopy()
 	cfg.Env = env
 	cfg.Cmd = []string{b.spec.Handler}
-	prov := b.provenance(baseChecked, adds, fam, ver)
+	prov := b.provenance(baseChecked, adds, fam, ver, baseHas)
 	if cfg.Labels, err = image.WithProvenance(cfg.Labels, prov); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
@@ -323,6 +377,9 @@ func (b *builder) check(img v1.Image, baseChecked []checks.Layer, adds []*added,
 		MaxSize: b.maxSize, AllowArchMismatch: b.spec.AllowArchMismatch,
 	})
 	if err := checks.Errors(findings); err != nil {
+		if hasRecorded(ci.Layers) {
+			return fmt.Errorf("%w: a rule refused the image (%v)", errNeedListings, firstLine(err.Error()))
+		}
 		return err
 	}
 	for _, f := range findings {
@@ -352,6 +409,19 @@ func (b *builder) check(img v1.Image, baseChecked []checks.Layer, adds []*added,
 
 // baseLayer describes and lists one base layer.
 func (b *builder) baseLayer(ctx context.Context, reader checks.Reader, l v1.Layer) (checks.Layer, error) {
+	cl, err := describeBase(l)
+	if err != nil {
+		return cl, err
+	}
+	if cl.Listing, err = b.opts.Shared.listing(ctx, cl.Digest, func() (*checks.Listing, error) { return reader.Listing(ctx, l) }); err != nil {
+		return cl, fmt.Errorf("measuring: %w", err)
+	}
+	cl.Origin, cl.Kind, cl.Source = checks.Base, kindBase, b.baseName()
+	return cl, nil
+}
+
+// describeBase is what a base layer's manifest and config say of it.
+func describeBase(l v1.Layer) (checks.Layer, error) {
 	var cl checks.Layer
 	var err error
 	if cl.Digest, err = l.Digest(); err != nil {
@@ -366,25 +436,32 @@ func (b *builder) baseLayer(ctx context.Context, reader checks.Reader, l v1.Laye
 	if cl.MediaType, err = l.MediaType(); err != nil {
 		return cl, fmt.Errorf("%s: media type: %w", cl.Digest, err)
 	}
-	if cl.Listing, err = b.opts.Shared.listing(ctx, cl.Digest, func() (*checks.Listing, error) { return reader.Listing(ctx, l) }); err != nil {
-		return cl, fmt.Errorf("measuring: %w", err)
-	}
-	cl.Origin, cl.Kind, cl.Source = checks.Base, "base", b.baseName()
 	return cl, nil
 }
 
 // family picks the handler convention: the runtime id, the AWS base
-// reference, then the base's own files.
-func (b *builder) family(baseView *checks.View) (lambda.Family, string) {
+// reference, then the base's own files (which a base known only from the
+// registry cache does not show).
+func (b *builder) family(baseView *checks.View, baseRecorded bool) (lambda.Family, string, error) {
 	if b.spec.Runtime != "" {
 		if r, err := lambda.LookupRuntime(b.spec.Runtime); err == nil || errors.Is(err, lambda.ErrDeprecatedRuntime) {
-			return r.Family, r.Version
+			return r.Family, r.Version, nil
 		}
 	}
 	if f, v := lambda.FamilyFromBaseRef(b.res.Base); f != "" {
-		return f, v
+		return f, v, nil
 	}
-	return checks.DetectFamily(baseView)
+	if baseRecorded {
+		return "", "", fmt.Errorf("%w: the runtime family is told by the base's files", errNeedListings)
+	}
+	f, v := checks.DetectFamily(baseView)
+	return f, v, nil
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
 
 // bootstrapLayer makes /var/runtime/bootstrap exist for custom-runtime code:

@@ -138,7 +138,7 @@ func TestBuildCreatedFromSourceDateEpoch(t *testing.T) {
 // code dir, fixed time). It changes only when layerconv's output, the
 // fixtures or the config the builder writes change — each a deliberate
 // decision to re-pin.
-const goldenDigest = "sha256:92120e15cde1614fee2c1e655b55b03cec386c70c6a5215fe86afa64d9d9d842"
+const goldenDigest = "sha256:81cfd2444ba59f62eba543aa0ecb4ecd0abc6f12800ecc2fa3efade60658c77b"
 
 func TestBuildGolden(t *testing.T) {
 	build := func() v1.Hash {

@@ -32,5 +32,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(res.Digest)
-	// Output: sha256:9269a0a0443375cbfe3e8773c6ce9bd2876b5b0d8bc4382cc13acaeae196aa9e
+	// Output: sha256:b0f7a5ec12ed58a5fef7958e3e73697e39832a83fb9bb9c5fcb1ff53f547e4dc
 }

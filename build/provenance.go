@@ -202,14 +202,18 @@ func fileSHA256(ctx context.Context, p string) (string, error) {
 }
 
 // provenance is what this build records about itself.
-func (b *builder) provenance(baseChecked []checks.Layer, adds []*added, fam lambda.Family, ver string) *image.Provenance {
+func (b *builder) provenance(baseChecked []checks.Layer, adds []*added, fam lambda.Family, ver string, baseHasBootstrap bool) *image.Provenance {
 	p := &image.Provenance{
 		Schema:    image.ProvenanceSchema,
 		Builder:   builderName(b.opts.Version),
 		Converter: converterFormat(),
 		Handler:   b.spec.Handler,
-		Base:      image.BaseProvenance{Name: provenanceBaseName(b.res.Base), Digest: b.res.BaseDigest.String()},
-		Layers:    []image.ProvenanceLayer{},
+		Base: image.BaseProvenance{Name: provenanceBaseName(b.res.Base), Digest: b.res.BaseDigest.String(),
+			Bootstrap: baseHasBootstrap},
+		Layers: []image.ProvenanceLayer{},
+
+		AllowArchMismatch: b.spec.AllowArchMismatch,
+		NoPycRewrite:      b.spec.NoPycRewrite,
 	}
 	for _, l := range baseChecked {
 		p.Base.Layers = append(p.Base.Layers, image.ProvenanceBaseLayer{Digest: l.Digest.String(), Size: l.Listing.UncompressedSize})

@@ -21,6 +21,9 @@ func publishVerified(ctx context.Context, spec Spec, pub publish.Publisher, opts
 	if err := pub.Check(SpecInputs(spec)); err != nil {
 		return nil, nil, err
 	}
+	if opts.CacheFrom == nil && !opts.NoCacheFrom {
+		opts.CacheFrom = publish.Tags(pub)
+	}
 	res, err := Build(ctx, spec, opts)
 	if err != nil {
 		return nil, nil, err

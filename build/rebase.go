@@ -192,7 +192,10 @@ func Rebase(ctx context.Context, spec RebaseSpec, opts Options) (res *Result, er
 	}
 
 	baseView := (&checks.Image{Layers: baseChecked}).View()
-	fam, ver := b.family(baseView)
+	fam, ver, err := b.family(baseView, false)
+	if err != nil {
+		return nil, fmt.Errorf("rebase %s: %w", name, err)
+	}
 	if old := prov.Runtime; old != nil && fam != "" && string(fam) != old.Family {
 		return nil, refuse("the new base is a %s runtime, the image was built for %s", fam, old.Family)
 	} else if old != nil && fam != "" && ver != old.Version {
@@ -202,7 +205,10 @@ func Rebase(ctx context.Context, spec RebaseSpec, opts Options) (res *Result, er
 	cfg := bcf.Config.DeepCopy()
 	cfg.Env = b.mergeEnv(bcf.Config.Env)
 	cfg.Cmd = []string{prov.Handler}
-	newProv := b.provenance(baseChecked, adds, fam, ver)
+	newProv := b.provenance(baseChecked, adds, fam, ver, baseView.Exists(lambda.RuntimeBootstrap))
+	// The layers are the image's: made the way it records.
+	newProv.NoPycRewrite = prov.NoPycRewrite
+	newProv.AllowArchMismatch = prov.AllowArchMismatch || b.spec.AllowArchMismatch
 	if cfg.Labels, err = image.WithProvenance(cfg.Labels, newProv); err != nil {
 		return nil, fmt.Errorf("rebase %s: %w", name, err)
 	}

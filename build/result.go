@@ -27,6 +27,9 @@ type LayerInfo struct {
 	Path string `json:"path,omitempty"`
 	// CacheHit reports that the layer came from the conversion cache.
 	CacheHit bool `json:"cacheHit,omitempty"`
+	// Reused is the previous image (Options.CacheFrom) the layer was
+	// taken from instead of converting the input.
+	Reused string `json:"reused,omitempty"`
 	// ARN and CodeSha256 are set for a layer given as a layer version ARN.
 	ARN        string `json:"arn,omitempty"`
 	CodeSha256 string `json:"codeSha256,omitempty"`

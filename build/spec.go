@@ -96,6 +96,16 @@ type Options struct {
 	// a release's version, or "" for DevelVersion. It is part of the
 	// image config, so it must not vary between builds meant to match.
 	Version string
+	// CacheFrom are images a previous build pushed (REGISTRY/REPO:TAG or
+	// @DIGEST), read for what their provenance label records: a build on
+	// an empty cache then reuses the layers they hold for inputs that did
+	// not change, and the sizes of the same base, instead of converting
+	// and downloading (see regcache.go). An image that is missing or
+	// does not qualify only costs its two requests. Publish defaults it to
+	// the tags it pushes.
+	CacheFrom []string
+	// NoCacheFrom turns that default off.
+	NoCacheFrom bool
 	// Shared, when set, is work shared with the other Builds of the process
 	// (bases, base layer measurements, layer versions, conversions); the
 	// caller closes it after them. Nil: every Build does its own.

@@ -237,6 +237,9 @@ func checkCodeLayers(n int) error {
 // layer.
 func (b *builder) convertInput(ctx context.Context, in input, prefix string) ([]*added, error) {
 	if in.kind != kindCode || b.spec.CodeLayers == 1 {
+		if as, err := b.reuse(ctx, in, prefix, []string{in.kind}); as != nil || err != nil {
+			return as, err
+		}
 		a, err := b.convert(ctx, in, prefix, nil)
 		if err != nil {
 			return nil, err
@@ -249,6 +252,13 @@ func (b *builder) convertInput(ctx context.Context, in input, prefix string) ([]
 	}
 	if why != "" {
 		b.info("code %s: one layer (%s)", in.name(), why)
+	}
+	kinds := []string{kindCode}
+	if plan.deps != nil {
+		kinds = []string{kindCodeDeps, kindCode}
+	}
+	if as, err := b.reuse(ctx, in, prefix, kinds); as != nil || err != nil {
+		return as, err
 	}
 	if plan.deps == nil {
 		a, err := b.convert(ctx, in, prefix, nil)

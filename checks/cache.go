@@ -29,13 +29,8 @@ func (r Reader) Listing(ctx context.Context, l v1.Layer) (*Listing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer digest: %w", err)
 	}
-	if r.CacheDir != "" {
-		if b, err := os.ReadFile(r.Path(d)); err == nil {
-			var rec Listing
-			if json.Unmarshal(b, &rec) == nil && rec.Version == listingVersion {
-				return &rec, nil
-			}
-		}
+	if rec, ok := r.Cached(d); ok {
+		return rec, nil
 	}
 	rec, err := ReadLayer(ctx, l)
 	if err != nil {
@@ -46,6 +41,23 @@ func (r Reader) Listing(ctx context.Context, l v1.Layer) (*Listing, error) {
 		_ = r.store(d, rec)
 	}
 	return rec, nil
+}
+
+// Cached returns the listing of the layer with digest d if the cache has
+// it, without reading the layer.
+func (r Reader) Cached(d v1.Hash) (*Listing, bool) {
+	if r.CacheDir == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(r.Path(d))
+	if err != nil {
+		return nil, false
+	}
+	var rec Listing
+	if json.Unmarshal(b, &rec) != nil || rec.Version != listingVersion {
+		return nil, false
+	}
+	return &rec, true
 }
 
 func (r Reader) store(d v1.Hash, rec *Listing) error {

@@ -39,6 +39,9 @@ type Layer struct {
 	Source string
 }
 
+// Listed reports whether the layer was read (not only recorded).
+func (l Layer) Listed() bool { return l.Listing != nil && !l.Listing.Recorded }
+
 // Image is what the rules look at: an image's manifest media type and size,
 // its config, and its layers with their listings.
 type Image struct {

@@ -73,6 +73,14 @@ type Listing struct {
 	// DiffID is the sha256 of the tar stream as read.
 	DiffID  v1.Hash `json:"diffID"`
 	Entries []Entry `json:"entries"`
+	// Recorded marks a layer known only from what the image that last
+	// carried it records (build's registry cache): its size and diffID,
+	// no entries, no compression read. The rules that look inside layers
+	// pass over it — the build that recorded it checked it — and a build
+	// that gets a refusal while a layer is only recorded lists it and
+	// checks again. Its Entries, when set, are only names and types, for
+	// path lookups. Never cached.
+	Recorded bool `json:"-"`
 }
 
 // ListingFromIndex is the listing of a layer layerconv just wrote (or found

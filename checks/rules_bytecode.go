@@ -46,7 +46,7 @@ func staleBytecode(c *check) []Finding {
 			return
 		}
 		src, ok := c.view.Lookup(srcRel)
-		if !ok || src.Type != tar.TypeReg {
+		if !ok || src.Type != tar.TypeReg || !c.img.Layers[src.Layer].Listed() {
 			return
 		}
 		t := byLayer[n.Layer]

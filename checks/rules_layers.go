@@ -61,7 +61,7 @@ func mediaTypes(c *check) []Finding {
 func compression(c *check) []Finding {
 	var out []Finding
 	for i, l := range c.img.Layers {
-		if l.Listing == nil || l.Listing.Compression == Gzip {
+		if !l.Listed() || l.Listing.Compression == Gzip {
 			continue
 		}
 		rule := RuleUncompressedLayer
@@ -94,7 +94,7 @@ func diffIDs(c *check) []Finding {
 	}
 	var out []Finding
 	for i, l := range c.img.Layers {
-		if l.Listing == nil || l.Listing.DiffID == declared[i] {
+		if !l.Listed() || l.Listing.DiffID == declared[i] {
 			continue
 		}
 		err := &DigestMismatchError{What: "diffID", Declared: declared[i], Actual: l.Listing.DiffID}
@@ -109,7 +109,7 @@ func diffIDs(c *check) []Finding {
 func parentDirs(c *check) []Finding {
 	var out []Finding
 	for i, l := range c.img.Layers {
-		if l.Listing == nil {
+		if !l.Listed() {
 			continue
 		}
 		dirs := map[string]bool{}
@@ -141,7 +141,7 @@ func parentDirs(c *check) []Finding {
 func hardLinks(c *check) []Finding {
 	var out []Finding
 	for i, l := range c.img.Layers {
-		if l.Listing == nil {
+		if !l.Listed() {
 			continue
 		}
 		var ps []string

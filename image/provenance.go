@@ -23,7 +23,11 @@ import (
 // the image deterministic. Field order is the JSON keys' alphabetical
 // order, so the encoding is sorted JSON without a map.
 type Provenance struct {
-	Base BaseProvenance `json:"base"`
+	// AllowArchMismatch records that the build let native code for
+	// another architecture through as a warning: a later build reuses this
+	// image's layers without looking into them only if it allows it too.
+	AllowArchMismatch bool           `json:"allowArchMismatch,omitempty"`
+	Base              BaseProvenance `json:"base"`
 	// Builder is "lambda-oci VERSION": a release's version, or "(devel)"
 	// for anything else (checkouts, tests), so a dev build and a test
 	// give the same digests.
@@ -36,9 +40,12 @@ type Provenance struct {
 	// over another base's.
 	Env []string `json:"env,omitempty"`
 	// Handler is CMD's one element.
-	Handler string             `json:"handler"`
-	Layers  []ProvenanceLayer  `json:"layers"`
-	Runtime *ProvenanceRuntime `json:"runtime,omitempty"`
+	Handler string            `json:"handler"`
+	Layers  []ProvenanceLayer `json:"layers"`
+	// NoPycRewrite records that .pyc files were kept byte for byte: the
+	// added layers' bytes depend on it.
+	NoPycRewrite bool               `json:"noPycRewrite,omitempty"`
+	Runtime      *ProvenanceRuntime `json:"runtime,omitempty"`
 	// Schema is ProvenanceSchema.
 	Schema int `json:"schema"`
 }
@@ -58,6 +65,10 @@ const (
 
 // BaseProvenance is the base an image was built on.
 type BaseProvenance struct {
+	// Bootstrap records that the base has lambda.RuntimeBootstrap: whether
+	// the build links the code's bootstrap there depends on it, and a
+	// build reusing the base's recorded sizes does not list the base.
+	Bootstrap bool `json:"bootstrap,omitempty"`
 	// Digest is the base's platform manifest.
 	Digest string `json:"digest"`
 	// Layers are the base's layers in order: the image's first layers

@@ -17,6 +17,11 @@ type InputEntry struct {
 	// Name is clean and relative to the prefix ("node_modules/x/index.js").
 	Name string
 	Dir  bool
+	// Symlink is set for a symbolic link to Target.
+	Symlink bool
+	Target  string
+	// Mode is the permission bits Convert writes.
+	Mode int64
 }
 
 // List names the entries of a zip or directory as Convert would write
@@ -66,7 +71,7 @@ func List(ctx context.Context, src string, opts Options) ([]InputEntry, error) {
 	}
 	out := make([]InputEntry, len(es))
 	for i, e := range es {
-		out[i] = InputEntry{Name: e.name, Dir: e.kind == kindDir}
+		out[i] = InputEntry{Name: e.name, Dir: e.kind == kindDir, Symlink: e.kind == kindSymlink, Target: e.target, Mode: e.mode}
 	}
 	return out, nil
 }

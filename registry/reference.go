@@ -28,6 +28,20 @@ func ParseTag(ref string) (name.Tag, error) {
 	return t, nil
 }
 
+// ParseReference parses an image reference to read (REGISTRY/REPO:TAG or
+// REGISTRY/REPO@DIGEST), refusing, like ParseTag, one whose registry host
+// is not written out.
+func ParseReference(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	if !hasExplicitHost(ref) {
+		return nil, fmt.Errorf("reference %q: %w: it would be read from %s", ref, ErrNoRegistryHost, r.Context().Name())
+	}
+	return r, nil
+}
+
 // hasExplicitHost applies the reference grammar's rule: the first
 // component is a host when it contains a dot or a port, or is localhost.
 func hasExplicitHost(ref string) bool {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/build"
 	"github.com/lambda-oci/lambda-oci/lambda"
+	"github.com/lambda-oci/lambda-oci/registry"
 )
 
 type buildFlags struct {
@@ -21,6 +22,7 @@ type buildFlags struct {
 	maxSize           string
 	allowArchMismatch bool
 	codeLayers        int
+	cacheFrom         []string
 	cache             cacheFlags
 	builder           builderFlags
 }
@@ -109,6 +111,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 	fs.StringVar(&f.maxSize, "max-size", defaultMaxSize(), "limit on the uncompressed size of all layers, base included (B, KB, MB, GB, KiB, MiB, GiB; 10G = 10 GB)")
 	fs.BoolVar(&f.allowArchMismatch, "allow-arch-mismatch", false, "warn instead of failing when native files in layers or code are built for another architecture")
 	fs.IntVar(&f.codeLayers, "code-layers", 2, "`N` layers for the code: 2 puts vendored dependencies (node_modules/, *.dist-info packages, vendor/, lib/*.jar) in their own layer when unambiguous, 1 keeps one layer")
+	fs.StringArrayVar(&f.cacheFrom, "cache-from", nil, "a previous image `REF` whose recorded layers and base sizes this build may reuse instead of converting and downloading (repeatable; default: the --tag references; none with --no-cache)")
 	f.cache.bind(fs)
 	f.builder.bind(fs)
 	out.bind(fs)
@@ -160,6 +163,12 @@ func (f buildFlags) spec(a *app) (build.Spec, build.Options, error) {
 	for _, l := range f.layers {
 		spec.Layers = append(spec.Layers, build.Source{Path: l})
 	}
-	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, false), Version: imageVersion()}
+	opts = build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, false), Version: imageVersion(),
+		CacheFrom: f.cacheFrom, NoCacheFrom: f.cache.noCache}
+	for _, r := range f.cacheFrom {
+		if _, err := registry.ParseReference(r); err != nil {
+			return spec, opts, fmt.Errorf("--cache-from: %w", err)
+		}
+	}
 	return spec, opts, nil
 }

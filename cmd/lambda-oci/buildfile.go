@@ -36,7 +36,7 @@ func (f *fileFlags) bind(fs *pflag.FlagSet) {
 
 // singleOnly are build's flags that describe one function: with -f the
 // file describes them.
-var singleOnly = []string{"runtime", "base", "arch", "layer", "code", "handler", "env", "max-size", "allow-arch-mismatch", "code-layers", "tag", "tarball"}
+var singleOnly = []string{"runtime", "base", "arch", "layer", "code", "handler", "env", "max-size", "allow-arch-mismatch", "code-layers", "tag", "tarball", "cache-from"}
 
 // fileFunctionJSON is one function in the --json result of build -f.
 type fileFunctionJSON struct {
@@ -124,7 +124,8 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 	shared := build.NewShared()
 	defer shared.Close()
 	results, ferr := build.PublishFleet(cmd.Context(), targets, build.FleetOptions{
-		Options:  build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, push.quiet), Registry: ropts, Shared: shared, Version: imageVersion()},
+		Options: build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, push.quiet), Registry: ropts, Shared: shared, Version: imageVersion(),
+			NoCacheFrom: cache.noCache},
 		Jobs:     push.jobs,
 		FailFast: ff.failFast,
 		Verify:   verify,
