@@ -207,7 +207,9 @@ func TestRegistryCacheLyingLabels(t *testing.T) {
 		{name: "diffID mismatch", said: "the label says diffID " + other,
 			img: func() v1.Image { return relabel(t, prev, func(p *image.Provenance) { p.Layers[0].DiffID = other }) }},
 		{name: "base layer wrong", said: "base layer 1: the label says " + other,
-			img: func() v1.Image { return relabel(t, prev, func(p *image.Provenance) { p.Base.Layers[0].Digest = other }) }},
+			img: func() v1.Image {
+				return relabel(t, prev, func(p *image.Provenance) { p.Base.Layers[0].Digest = other })
+			}},
 		{name: "blob absent", gone: true, said: "absent; converting",
 			img: func() v1.Image { return prev }},
 	} {
