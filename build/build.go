@@ -318,7 +318,7 @@ func (b *builder) build(ctx context.Context) error {
 	layersSoFar := append(append([]checks.Layer{}, baseChecked...), checkLayers(adds, b.fam)...)
 	view := (&checks.Image{Layers: layersSoFar}).View()
 	baseView := (&checks.Image{Layers: baseChecked}).View()
-	fam, ver, err := b.family(baseView, basePrior != nil)
+	fam, ver, detected, err := b.family(baseView, basePrior)
 	if err != nil {
 		return err
 	}
@@ -337,6 +337,9 @@ func (b *builder) build(ctx context.Context) error {
 	cfg.Env = env
 	cfg.Cmd = []string{b.spec.Handler}
 	prov := b.provenance(baseChecked, adds, fam, ver, baseHas)
+	if prov.Runtime != nil {
+		prov.Runtime.Detected = detected
+	}
 	if cfg.Labels, err = image.WithProvenance(cfg.Labels, prov); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
@@ -440,22 +443,26 @@ func describeBase(l v1.Layer) (checks.Layer, error) {
 }
 
 // family picks the handler convention: the runtime id, the AWS base
-// reference, then the base's own files (which a base known only from the
-// registry cache does not show).
-func (b *builder) family(baseView *checks.View, baseRecorded bool) (lambda.Family, string, error) {
+// reference, then the base's own files (detected), which a base known only
+// from the registry cache does not show: the prior that recorded the base
+// then says what they told.
+func (b *builder) family(baseView *checks.View, basePrior *prior) (fam lambda.Family, ver string, detected bool, err error) {
 	if b.spec.Runtime != "" {
 		if r, err := lambda.LookupRuntime(b.spec.Runtime); err == nil || errors.Is(err, lambda.ErrDeprecatedRuntime) {
-			return r.Family, r.Version, nil
+			return r.Family, r.Version, false, nil
 		}
 	}
 	if f, v := lambda.FamilyFromBaseRef(b.res.Base); f != "" {
-		return f, v, nil
+		return f, v, false, nil
 	}
-	if baseRecorded {
-		return "", "", fmt.Errorf("%w: the runtime family is told by the base's files", errNeedListings)
+	if basePrior != nil {
+		if rt := basePrior.prov.Runtime; rt != nil && rt.Detected {
+			return lambda.Family(rt.Family), rt.Version, true, nil
+		}
+		return "", "", false, fmt.Errorf("%w: the runtime family is told by the base's files", errNeedListings)
 	}
 	f, v := checks.DetectFamily(baseView)
-	return f, v, nil
+	return f, v, true, nil
 }
 
 // firstLine is s up to its first newline.

@@ -32,5 +32,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(res.Digest)
-	// Output: sha256:b0f7a5ec12ed58a5fef7958e3e73697e39832a83fb9bb9c5fcb1ff53f547e4dc
+	// Output: sha256:b4b9d56cba43fab7a1be53df3e496941077777817835cade8ab291c1d60d5a2a
 }

@@ -192,7 +192,7 @@ func Rebase(ctx context.Context, spec RebaseSpec, opts Options) (res *Result, er
 	}
 
 	baseView := (&checks.Image{Layers: baseChecked}).View()
-	fam, ver, err := b.family(baseView, false)
+	fam, ver, detected, err := b.family(baseView, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rebase %s: %w", name, err)
 	}
@@ -208,6 +208,9 @@ func Rebase(ctx context.Context, spec RebaseSpec, opts Options) (res *Result, er
 	newProv := b.provenance(baseChecked, adds, fam, ver, baseView.Exists(lambda.RuntimeBootstrap))
 	// The layers are the image's: made the way it records.
 	newProv.NoPycRewrite = prov.NoPycRewrite
+	if newProv.Runtime != nil {
+		newProv.Runtime.Detected = detected
+	}
 	newProv.AllowArchMismatch = prov.AllowArchMismatch || b.spec.AllowArchMismatch
 	if cfg.Labels, err = image.WithProvenance(cfg.Labels, newProv); err != nil {
 		return nil, fmt.Errorf("rebase %s: %w", name, err)

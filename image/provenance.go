@@ -110,8 +110,12 @@ type ProvenanceLayer struct {
 
 // ProvenanceRuntime is the runtime family the handler was checked for.
 type ProvenanceRuntime struct {
-	Family  string `json:"family"`
-	Version string `json:"version,omitempty"`
+	// Detected records that the family was told by the base's own files
+	// (no runtime id, not an AWS base reference): a build that reuses the
+	// base's recorded sizes does not list those files.
+	Detected bool   `json:"detected,omitempty"`
+	Family   string `json:"family"`
+	Version  string `json:"version,omitempty"`
 }
 
 // Encode is the label's value.

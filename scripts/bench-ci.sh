@@ -4,7 +4,8 @@
 # a generated base of about BASE_MB (default 150) MB compressed in one local
 # docker-registry and the images pushed to another (plain HTTP, loopback):
 #   fresh  fresh runner (empty cache), only the code changed, the previous
-#          image already in the target repository
+#          image already in the target repository (--cache-from it: the
+#          push goes to a new tag, as CI pushes one per commit)
 #   cold   empty cache, empty target repository (crane copy of the base
 #          alone given for reference)
 #   warm   code-only rebuild with the cache of the previous build
@@ -132,7 +133,7 @@ bash -c "cranebuild $dst/cr:prev"
 for i in $(seq "$RUNS"); do
 	edit
 	rm -rf "$work/cache-fresh"
-	timed lo-fresh "${lobuild[@]}" --cache-dir "$work/cache-fresh" --tag "$dst/fn:fresh$i"
+	timed lo-fresh "${lobuild[@]}" --cache-dir "$work/cache-fresh" --cache-from "$dst/fn:prev" --tag "$dst/fn:fresh$i"
 	timed cr-fresh bash -c "cranebuild $dst/cr:fresh$i"
 
 	rm -rf "$work/cache-cold"

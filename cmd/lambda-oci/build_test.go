@@ -43,7 +43,7 @@ const (
 // demoDigest pins `make demo` (the README's first command): the testdata
 // base, the demo layer and code, no SOURCE_DATE_EPOCH. It changes only when
 // the fixtures, layerconv's output or the builder's config change.
-const demoDigest = "sha256:b0f7a5ec12ed58a5fef7958e3e73697e39832a83fb9bb9c5fcb1ff53f547e4dc"
+const demoDigest = "sha256:b4b9d56cba43fab7a1be53df3e496941077777817835cade8ab291c1d60d5a2a"
 
 func demoArgs(extra ...string) []string {
 	return append([]string{"build", "--base", fixtureBase, "--arch", "x86_64",
@@ -580,4 +580,53 @@ func TestBuildQuiet(t *testing.T) {
 	_, _, stderr = runCmd(t, cacheEnv(t), demoArgs("--oci-layout", filepath.Join(t.TempDir(), "l2"))...)
 	assert.Contains(t, stderr, "fetching base")
 	assert.Contains(t, stderr, "wrote OCI layout")
+}
+
+// The registry as cache from the command line: a build on an empty cache
+// directory reuses what the image under --cache-from (or under its own
+// --tag) records, and --json says which layers it took from where; a
+// reference without a registry host is a usage error.
+func TestBuildCacheFrom(t *testing.T) {
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/fn"
+
+	code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--tag", repo+":main", "--json")...)
+	require.Equal(t, 0, code, stderr)
+	var first buildOutput
+	require.NoError(t, json.Unmarshal([]byte(stdout), &first))
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"its own tag", []string{"--tag", repo + ":main"}},
+		{"another tag", []string{"--tag", repo + ":abc123", "--cache-from", repo + ":main"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs(append(tc.args, "--json")...)...)
+			require.Equal(t, 0, code, stderr)
+			var got buildOutput
+			require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+			require.Equal(t, first.Digest, got.Digest, stderr)
+			var reused []string
+			for _, l := range got.Layers {
+				if l.Reused != "" {
+					reused = append(reused, l.Kind+" "+l.Reused)
+				}
+			}
+			require.Equal(t, []string{"layer " + repo + ":main", "code " + repo + ":main"}, reused)
+			require.Contains(t, stderr, "(not converted)")
+		})
+	}
+
+	code, _, stderr = runCmd(t, cacheEnv(t), demoArgs("--tag", repo+":x", "--cache-from", "fn:main")...)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "--cache-from")
+	require.Contains(t, stderr, "no registry host")
+
+	// --no-cache: no registry cache either.
+	code, stdout, stderr = runCmd(t, cacheEnv(t), demoArgs("--tag", repo+":main", "--no-cache", "--json")...)
+	require.Equal(t, 0, code, stderr)
+	require.NotContains(t, stdout, `"reused"`)
 }

@@ -20,6 +20,9 @@ type layerJSON struct {
 	Source           string `json:"source"`
 	Path             string `json:"path,omitempty"`
 	CacheHit         bool   `json:"cacheHit,omitempty"`
+	// Reused is the previous image (--cache-from) the layer was taken
+	// from instead of converting its input.
+	Reused string `json:"reused,omitempty"`
 	// Push is what the push did with the blob: pushed, exists or mounted.
 	Push string `json:"push,omitempty"`
 }
@@ -75,6 +78,7 @@ func describeBuild(res *build.Result, pub *publish.Publication, out outputFlags)
 		o.Layers = append(o.Layers, layerJSON{
 			Digest: l.Digest.String(), MediaType: string(l.MediaType), Size: l.Size,
 			UncompressedSize: l.UncompressedSize, Kind: l.Kind, Source: l.Source, Path: l.Path, CacheHit: l.CacheHit,
+			Reused: l.Reused,
 		})
 	}
 	if pub == nil || pub.Push == nil {
