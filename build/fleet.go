@@ -22,6 +22,9 @@ type Target struct {
 	Name      string
 	Spec      Spec
 	Publisher publish.Publisher
+	// CacheFrom, when not nil, replaces Options.CacheFrom for this target
+	// (nil: the options', by default the publisher's tags).
+	CacheFrom []string
 }
 
 // FleetOptions are how to build a fleet.
@@ -149,6 +152,9 @@ func PublishFleet(ctx context.Context, targets []Target, opts FleetOptions) ([]T
 			}
 			o := opts.Options
 			o.Shared = shared
+			if t.CacheFrom != nil {
+				o.CacheFrom = t.CacheFrom
+			}
 			if events := opts.Events; events != nil {
 				o.Events = func(e Event) {
 					e.Message = t.Name + ": " + e.Message

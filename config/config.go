@@ -70,6 +70,9 @@ type Function struct {
 	Tags []string
 	// Untagged explains an empty Tags.
 	Untagged string
+	// CacheFrom are the images the build reads as its registry cache
+	// (build.Options.CacheFrom); nil: its Tags.
+	CacheFrom []string
 }
 
 // Error is a file that cannot be used: every problem found, with its line.
@@ -135,6 +138,7 @@ type rawSettings struct {
 	AllowArchMismatch *bool             `yaml:"allowArchMismatch"`
 	CodeLayers        *int              `yaml:"codeLayers"`
 	Tags              []string          `yaml:"tags"`
+	CacheFrom         []string          `yaml:"cacheFrom"`
 }
 
 type rawDefaults struct {
@@ -291,28 +295,47 @@ func (f *File) resolve(fname string, line int, d rawDefaults, rf rawFunction, ge
 	if tags == nil {
 		tags = []string{DefaultTag}
 	}
+	fn.Tags = f.refs(tags, fname, "tag", getenv, bad, func(msg string) { fn.Untagged = msg })
+	cacheFrom := rf.CacheFrom
+	if cacheFrom == nil {
+		cacheFrom = d.CacheFrom
+	}
+	if cacheFrom != nil {
+		fn.CacheFrom = f.refs(cacheFrom, fname, "cacheFrom", getenv, bad, func(msg string) { bad("%s", msg) })
+		if fn.CacheFrom == nil {
+			fn.CacheFrom = []string{}
+		}
+	}
+	return fn, probs
+}
+
+// refs resolves tags as the file writes them (a full REGISTRY/REPO:TAG, or
+// a tag of REGISTRY/NAME; {name} and ${VAR} expanded), once each, in
+// order. A short tag without a registry goes to noRegistry.
+func (f *File) refs(tags []string, fname, what string, getenv func(string) string, bad func(string, ...any), noRegistry func(string)) []string {
+	var out []string
 	for _, t := range tags {
 		ref, err := expandTag(t, fname, getenv)
 		if err != nil {
-			bad("tag %q: %v", t, err)
+			bad("%s %q: %v", what, t, err)
 			continue
 		}
 		if !strings.Contains(ref, "/") {
 			if f.Registry == "" {
-				fn.Untagged = fmt.Sprintf("tag %q needs a registry: set defaults.registry or %s", t, RegistryEnv)
+				noRegistry(fmt.Sprintf("%s %q needs a registry: set defaults.registry or %s", what, t, RegistryEnv))
 				continue
 			}
 			ref = f.Registry + "/" + fname + ":" + ref
 		}
 		if _, err := name.NewTag(ref); err != nil {
-			bad("tag %q: %v", t, err)
+			bad("%s %q: %v", what, t, err)
 			continue
 		}
-		if !slices.Contains(fn.Tags, ref) {
-			fn.Tags = append(fn.Tags, ref)
+		if !slices.Contains(out, ref) {
+			out = append(out, ref)
 		}
 	}
-	return fn, probs
+	return out
 }
 
 // path resolves a file path relative to the file's directory.

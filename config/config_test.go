@@ -36,6 +36,7 @@ functions:
     handler: main.run
     maxSize: 2GiB
     tags: ["other.example.com/team/{name}:v1"]
+    cacheFrom: ["main", "other.example.com/team/{name}:main"]
 `
 
 func TestParse(t *testing.T) {
@@ -59,6 +60,7 @@ func TestParse(t *testing.T) {
 		CodeLayers: 1,
 	}, orders.Spec, "defaults inherited, the function's env wins, sorted")
 	assert.Equal(t, []string{"registry.example.com/fns/orders:latest", "registry.example.com/fns/orders:abc123"}, orders.Tags)
+	assert.Nil(t, orders.CacheFrom, "default: the build reads its tags")
 
 	billing := f.Functions[1]
 	assert.Equal(t, "oci:/src/bases/python:3.12", billing.Spec.Base, "layout path relative to the file")
@@ -67,6 +69,7 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, int64(2<<30), billing.Spec.MaxSize)
 	assert.Zero(t, billing.Spec.CodeLayers, "the default: split when unambiguous")
 	assert.Equal(t, []string{"other.example.com/team/billing:v1"}, billing.Tags)
+	assert.Equal(t, []string{"registry.example.com/fns/billing:main", "other.example.com/team/billing:main"}, billing.CacheFrom)
 }
 
 func TestParseNoRegistry(t *testing.T) {
@@ -138,4 +141,12 @@ func TestLoadResolvesAgainstTheFile(t *testing.T) {
 	assert.Equal(t, filepath.Join(dir, "src/a"), f.Functions[0].Spec.Code.Path)
 	_, err = Load(filepath.Join(dir, "missing.yaml"), Options{})
 	assert.ErrorContains(t, err, "missing.yaml")
+}
+
+// cacheFrom: [] is no registry cache at all, not the default.
+func TestParseCacheFromNone(t *testing.T) {
+	f, err := Parse("lambda-oci.yaml", "/src", []byte("defaults:\n  registry: r.example.com\n  cacheFrom: []\nfunctions:\n  a:\n    runtime: python3.12\n    code: a\n    handler: a.h\n"), Options{Getenv: func(string) string { return "" }})
+	require.NoError(t, err)
+	require.NotNil(t, f.Functions[0].CacheFrom)
+	require.Empty(t, f.Functions[0].CacheFrom)
 }

@@ -116,7 +116,7 @@ func runBuildFile(cmd *cobra.Command, a *app, ff fileFlags, cache cacheFlags, ou
 		for _, n := range notes {
 			logf(a, "%s: %s", fn.Name, n)
 		}
-		targets[i] = build.Target{Name: fn.Name, Spec: pinned.Spec, Publisher: filePublisher(fn, out.ociLayout, ropts, a)}
+		targets[i] = build.Target{Name: fn.Name, Spec: pinned.Spec, Publisher: filePublisher(fn, out.ociLayout, ropts, a), CacheFrom: fn.CacheFrom}
 	}
 	// --jobs bounds the functions built at once; each push then uploads
 	// with the registry's default concurrency.
