@@ -416,7 +416,10 @@ func (b *builder) baseLayer(ctx context.Context, reader checks.Reader, l v1.Laye
 	if err != nil {
 		return cl, err
 	}
-	if cl.Listing, err = b.opts.Shared.listing(ctx, cl.Digest, func() (*checks.Listing, error) { return reader.Listing(ctx, l) }); err != nil {
+	cl.Listing, err = b.opts.stage.listBase(ctx, l, cl.Digest, func(l v1.Layer) (*checks.Listing, error) {
+		return b.opts.Shared.listing(ctx, cl.Digest, func() (*checks.Listing, error) { return reader.Listing(ctx, l) })
+	})
+	if err != nil {
 		return cl, fmt.Errorf("measuring: %w", err)
 	}
 	cl.Origin, cl.Kind, cl.Source = checks.Base, kindBase, b.baseName()

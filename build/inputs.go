@@ -130,6 +130,7 @@ func (b *builder) convertAll(ctx context.Context, inputs []input) (adds []*added
 		}
 		for _, a := range as {
 			adds = append(adds, a)
+			b.opts.stage.added(a.info.Digest, a.layer)
 			switch a.info.Kind {
 			case kindCode:
 				a.desc = fmt.Sprintf("lambda-oci: function code %s at %s (%s)", a.info.Source, prefix, a.info.Digest)

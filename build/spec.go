@@ -110,6 +110,10 @@ type Options struct {
 	// (bases, base layer measurements, layer versions, conversions); the
 	// caller closes it after them. Nil: every Build does its own.
 	Shared *Shared
+
+	// stage, set by Publish when the destination takes blobs early,
+	// uploads blobs while the build runs (stage.go).
+	stage *stage
 }
 
 // EventKind says what an Event is.

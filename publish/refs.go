@@ -52,6 +52,9 @@ func (r *recorder) Path() string {
 	return ""
 }
 
+// Unwrap is the decorated publisher (StagerOf looks through it).
+func (r *recorder) Unwrap() Publisher { return r.Publisher }
+
 func (r *recorder) Publish(ctx context.Context, img v1.Image) (*Publication, error) {
 	p, err := r.Publisher.Publish(ctx, img)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,9 +12,10 @@ import (
 	"github.com/lambda-oci/lambda-oci/registry"
 )
 
-// Registry pushes to every tag with registry.Push. A push cannot be
+// Registry pushes to every tag with a registry.Uploader. A push cannot be
 // undone: its Publication's Undo does nothing, which is why Multi callers
-// put it last.
+// put it last. It is a Stager: blobs staged while a build runs are
+// uploaded at once, and the Publish that follows uploads only the rest.
 func Registry(tags []string, opts registry.Options) Publisher {
 	return &registryPublisher{tags: tags, opts: opts}
 }
@@ -21,6 +23,10 @@ func Registry(tags []string, opts registry.Options) Publisher {
 type registryPublisher struct {
 	tags []string
 	opts registry.Options
+
+	mu sync.Mutex
+	// up holds what Stage uploaded until the next Publish.
+	up *registry.Uploader
 }
 
 func (r *registryPublisher) String() string { return "registry " + strings.Join(r.tags, ", ") }
@@ -39,8 +45,36 @@ func (r *registryPublisher) Check([]string) error {
 	return nil
 }
 
+// Stage uploads l's blob to every repository (registry.Uploader.Upload).
+func (r *registryPublisher) Stage(ctx context.Context, l v1.Layer) error {
+	r.mu.Lock()
+	if r.up == nil {
+		up, err := registry.NewUploader(r.tags, r.opts)
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		r.up = up
+	}
+	up := r.up
+	r.mu.Unlock()
+	return up.Upload(ctx, l)
+}
+
+// Publish pushes img through the uploader of the blobs staged before it,
+// if any; the next Stage starts afresh.
 func (r *registryPublisher) Publish(ctx context.Context, img v1.Image) (*Publication, error) {
-	pr, err := registry.Push(ctx, img, r.tags, r.opts)
+	r.mu.Lock()
+	up := r.up
+	r.up = nil
+	r.mu.Unlock()
+	if up == nil {
+		var err error
+		if up, err = registry.NewUploader(r.tags, r.opts); err != nil {
+			return nil, err
+		}
+	}
+	pr, err := up.Push(ctx, img)
 	if err != nil {
 		return nil, err
 	}

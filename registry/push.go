@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"golang.org/x/sync/errgroup"
 )
 
 // PushResult describes a finished push.
@@ -43,79 +42,14 @@ type BlobStatus struct {
 // (bounded by Jobs; existing blobs skipped, base blobs mounted when in the
 // same registry), then puts the manifest by digest and only then the tags,
 // so a manifest never lands before all its blobs and an immutable-tag
-// refusal still leaves the image reachable by digest.
+// refusal still leaves the image reachable by digest. It is
+// NewUploader(tags, opts) followed by the Uploader's Push.
 func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error) {
-	if len(tags) == 0 {
-		return nil, errors.New("push: no tag given")
-	}
-	repos, byRepo, err := groupTags(tags)
+	u, err := NewUploader(tags, opts)
 	if err != nil {
 		return nil, err
 	}
-	digest, err := img.Digest()
-	if err != nil {
-		return nil, fmt.Errorf("push: image digest: %w", err)
-	}
-	blobs, err := imageBlobs(img)
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
-	}
-
-	prog := newProgress(opts.progressFunc())
-
-	kc := opts.Keychain
-	aws := &awsClients{}
-	if kc == nil {
-		k := newKeychain(opts)
-		aws = k.aws
-		kc = k
-	}
-	opts.Keychain = kc
-	obs := newBlobObserver(baseTransport(opts))
-	pusher, err := remote.NewPusher(pushOptions(ctx, opts, obs)...)
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
-	}
-	res := &PushResult{Digest: digest}
-	for i, repo := range repos {
-		host := repo.RegistryStr()
-		t, isECR, err := ecrTargetFor(host, opts)
-		if err != nil {
-			return nil, err
-		}
-		if isECR && !t.public {
-			if err := aws.ensureRepository(ctx, t, host, repo.RepositoryStr(), opts.CreateRepository, opts.Logf); err != nil {
-				return nil, err
-			}
-		}
-		if err := uploadBlobs(ctx, pusher, repo, blobs, opts, prog, obs); err != nil {
-			return nil, err
-		}
-		dref := repo.Digest(digest.String())
-		err = withRetries(ctx, opts, "manifest "+dref.String(), nil, func() error { return pusher.Push(ctx, dref, img) })
-		if err != nil {
-			return nil, classify("pushing manifest to", dref.String(), err)
-		}
-		for _, tag := range byRepo[repo] {
-			err := withRetries(ctx, opts, "tag "+tag.String(), nil, func() error { return pusher.Push(ctx, tag, img) })
-			if err != nil {
-				return nil, classifyTagError(tag, dref, err)
-			}
-		}
-		res.References = append(res.References, dref.String())
-		if i == 0 {
-			for _, b := range blobs {
-				st := obs.status(repo.RepositoryStr(), b.digest.String())
-				if st == "" {
-					// The pusher skipped the blob without a request:
-					// another layer with the same digest already did it.
-					st = StatusExists
-				}
-				res.Layers = append(res.Layers, BlobStatus{Digest: b.digest, Size: b.size, Status: st, Config: b.config})
-			}
-		}
-	}
-	return res, nil
+	return u.Push(ctx, img)
 }
 
 // groupTags parses tags and groups them by repository, keeping order.
@@ -154,46 +88,25 @@ func imageBlobs(img v1.Image) ([]blob, error) {
 	}
 	var out []blob
 	for i, l := range append(ls, cl) {
-		d, err := l.Digest()
+		b, err := blobOf(l, i == len(ls))
 		if err != nil {
-			return nil, fmt.Errorf("layer %d digest: %w", i, err)
+			return nil, err
 		}
-		sz, err := l.Size()
-		if err != nil {
-			return nil, fmt.Errorf("layer %s size: %w", d, err)
-		}
-		out = append(out, blob{layer: l, digest: d, size: sz, config: i == len(ls)})
+		out = append(out, b)
 	}
 	return out, nil
 }
 
-// uploadBlobs pushes every blob through the shared pusher, Jobs at a time.
-// The pusher dedupes by digest, checks existence and mounts
-// remote.MountableLayer blobs from their source repository. The first blob
-// that fails for good cancels gctx: queued blobs never start, and blobs
-// waiting to retry stop waiting.
-func uploadBlobs(ctx context.Context, p *remote.Pusher, repo name.Repository, blobs []blob, opts Options, prog *progress, obs *blobObserver) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.jobs())
-	for _, b := range blobs {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			bar := prog.start(repo.String(), b.digest, b.size, b.config)
-			err := withRetries(gctx, opts, "blob "+b.digest.String(), bar.retrying, func() error {
-				return p.Upload(gctx, repo, withProgress(b.layer, bar))
-			})
-			if err != nil {
-				err = classify("uploading blob "+b.digest.String()+" to", repo.String(), err)
-				bar.fail(err)
-				return err
-			}
-			bar.done(obs.status(repo.RepositoryStr(), b.digest.String()))
-			return nil
-		})
+func blobOf(l v1.Layer, config bool) (blob, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return blob{}, fmt.Errorf("layer digest: %w", err)
 	}
-	return g.Wait()
+	sz, err := l.Size()
+	if err != nil {
+		return blob{}, fmt.Errorf("layer %s size: %w", d, err)
+	}
+	return blob{layer: l, digest: d, size: sz, config: config}, nil
 }
 
 // classifyTagError recognises an immutable-tag refusal. ECR answers a tag

@@ -9,6 +9,9 @@
 //	type Base struct { Ref string; Index v1.ImageIndex; Image v1.Image } // exactly one of Index/Image
 //	func FetchBase(ctx context.Context, ref string, opts Options) (*Base, error) // "oci:PATH[:TAG]" or a registry ref
 //	func Push(ctx context.Context, img v1.Image, tags []string, opts Options) (*PushResult, error)
+//	func NewUploader(tags []string, opts Options) (*Uploader, error) // Push in two steps:
+//	func (*Uploader) Upload(ctx context.Context, l v1.Layer) error   //   blobs while the image is built,
+//	func (*Uploader) Push(ctx context.Context, img v1.Image) (*PushResult, error) // then the rest
 //	func NewKeychain(opts Options) authn.Keychain          // the default chain, to share across calls
 //
 // Errors: *Error with Kind one of ErrRepositoryNotFound, ErrUnauthorized,

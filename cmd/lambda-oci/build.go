@@ -80,7 +80,7 @@ stdout carries only NAME@sha256:... (or, with --json, one JSON object).`, lambda
 				return usage(err)
 			}
 			opts.Registry = push.options(a)
-			opts.Events = events(a, push.quiet)
+			opts.Events = push.events(a)
 			push.forTags(out.tags)
 			defer push.pushed()
 			if addr, err := f.builder.address(a); err != nil || addr != "" {

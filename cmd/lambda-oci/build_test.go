@@ -281,11 +281,10 @@ func TestBuildRefusals(t *testing.T) {
 	}
 	// Only reads reached the registry — the tag's previous image, looked
 	// up as the registry cache, and the HEADs of the checks above — and
-	// no upload.
+	// blobs, which may be uploaded while a build runs (base layers,
+	// converted inputs): no refused build put a manifest or a tag.
 	for _, r := range *requests {
-		method, p, _ := strings.Cut(r, " ")
-		read := method == "HEAD" || method == "GET" && strings.Contains(p, "/manifests/")
-		assert.True(t, read, "a refused build must not write to the registry: %s", r)
+		assert.False(t, strings.HasPrefix(r, "PUT ") && strings.Contains(r, "/manifests/"), "a refused build puts no manifest: %s", r)
 	}
 }
 
@@ -484,11 +483,13 @@ func TestBuildBaseDirectoryHint(t *testing.T) {
 }
 
 // A later output failing undoes the earlier ones: a failed command leaves
-// no outputs, and removes nothing that was there before it ran.
+// no outputs, and removes nothing that was there before it ran. The
+// registry takes blobs (uploaded while the build runs) and refuses the
+// manifest, so the push fails after the local outputs were written.
 func TestBuildFailedPushUndoesLocalOutputs(t *testing.T) {
 	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"read-only registry"}]}`)
@@ -527,6 +528,30 @@ func TestBuildFailedPushUndoesLocalOutputs(t *testing.T) {
 		assert.Contains(t, stderr, "wrote OCI layout")
 		assert.Equal(t, before, listTree(t, dir), "the layout holds exactly what it held (index.json restored, new blobs removed); the replaced tarball is removed")
 		layoutImage(t, lay, defaultImageName)
+	})
+	t.Run("blobs refused while building", func(t *testing.T) {
+		// A registry that refuses every upload fails the command as the
+		// build ends, before any local output is written.
+		reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+		ro := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"read-only registry"}]}`)
+				return
+			}
+			reg.ServeHTTP(w, r)
+		}))
+		t.Cleanup(ro.Close)
+		dir := t.TempDir()
+		code, stdout, stderr := runCmd(t, cacheEnv(t), demoArgs("--oci-layout", filepath.Join(dir, "t1"),
+			"--tag", strings.TrimPrefix(ro.URL, "http://")+"/denied/fn:1")...)
+		assert.Equal(t, exitAuth, code)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "DENIED")
+		assert.NotContains(t, stderr, "wrote OCI layout")
+		_, err := os.Stat(filepath.Join(dir, "t1"))
+		assert.True(t, os.IsNotExist(err), "no layout written: %v", err)
 	})
 }
 

@@ -169,7 +169,8 @@ func runMigrate(ctx context.Context, a *app, f migrateFlags) error {
 		Env: f.env, MaxSize: maxSize, AllowArchMismatch: f.allowArchMismatch,
 		NewName: f.createFunction, ConfigFile: f.emitConfig, CreateFunction: f.createFunction != "",
 	}
-	opts := build.Options{CacheDir: cacheDir, Getenv: a.getenv, Events: events(a, f.push.quiet), Registry: f.push.options(a), Version: imageVersion()}
+	opts := build.Options{CacheDir: cacheDir, Getenv: a.getenv, Registry: f.push.options(a), Version: imageVersion()}
+	opts.Events = f.push.events(a)
 	f.push.forTags(f.out.tags)
 	defer f.push.pushed()
 	res, err := migrate.Run(ctx, req, f.push.record(f.out.publisher(opts.Registry, f.push.logTo(a))), opts)

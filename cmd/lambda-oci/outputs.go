@@ -108,6 +108,10 @@ type logged struct {
 	msg string
 }
 
+// Unwrap lets publish.StagerOf reach a registry publisher, so its blobs
+// still upload while the build runs.
+func (l logged) Unwrap() publish.Publisher { return l.Publisher }
+
 // Path keeps Multi's check that no two outputs share a path.
 func (l logged) Path() string {
 	if p, ok := l.Publisher.(interface{ Path() string }); ok {

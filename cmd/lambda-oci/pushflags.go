@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
+	"github.com/lambda-oci/lambda-oci/build"
 	"github.com/lambda-oci/lambda-oci/publish"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
@@ -77,6 +78,25 @@ func (f *pushFlags) options(a *app) registry.Options {
 		o.Logf = f.progress.logf
 	}
 	return o
+}
+
+// events renders a build's events like events(a, quiet), through the
+// progress display: blobs upload while the build runs, so on a terminal
+// its lines print above the bars instead of through them. Call it after
+// options.
+func (f *pushFlags) events(a *app) func(build.Event) {
+	if f.progress == nil {
+		return events(a, f.quiet)
+	}
+	return func(e build.Event) {
+		if e.Kind == build.Warning {
+			f.progress.logf("warning: %s", e.Message)
+			return
+		}
+		if !f.quiet {
+			f.progress.logf("%s", e.Message)
+		}
+	}
 }
 
 // pushed finishes the progress display once a push has returned.

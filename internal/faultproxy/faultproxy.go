@@ -41,6 +41,10 @@ type Fault struct {
 	Kind Kind
 	// Method and PathContains select requests ("" matches any).
 	Method, PathContains string
+	// MinBody, when set, selects only requests declaring a body of at
+	// least that many bytes (Content-Length): one large blob's upload
+	// among small ones.
+	MinBody int64
 	// Times is how many matching requests fail; 0 means all of them.
 	Times int
 	// Status for Kind Status (e.g. 503, 429).
@@ -161,6 +165,9 @@ func (p *Proxy) match(r *http.Request) *Fault {
 			continue
 		}
 		if f.PathContains != "" && !strings.Contains(r.URL.Path, f.PathContains) {
+			continue
+		}
+		if f.MinBody > 0 && r.ContentLength < f.MinBody {
 			continue
 		}
 		if f.Times > 0 && f.hits >= f.Times {

@@ -80,6 +80,8 @@ func TestFaults(t *testing.T) {
 	}{
 		{name: "status", fault: Fault{Kind: Status, Status: 503, Method: "PATCH", Times: 1}, wantStatus: 503},
 		{name: "other method passes", fault: Fault{Kind: Status, Status: 503, Method: "PUT"}, wantStatus: 202, wantUp: []int64{256 << 10}},
+		{name: "smaller body passes", fault: Fault{Kind: Status, Status: 503, MinBody: 256<<10 + 1}, wantStatus: 202, wantUp: []int64{256 << 10}},
+		{name: "large enough body", fault: Fault{Kind: Status, Status: 503, Method: "PATCH", MinBody: 256 << 10, Times: 1}, wantStatus: 503},
 		{name: "reset, upstream never sees it", fault: Fault{Kind: Reset, Method: "PATCH", ResetAfter: 4096, Times: 1}},
 		{name: "reset forwarding part", fault: Fault{Kind: Reset, Method: "PATCH", ResetAfter: 64 << 10, Forward: true, Times: 1}, wantUp: []int64{64 << 10}},
 	} {
@@ -107,7 +109,7 @@ func TestFaults(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, http.StatusAccepted, resp.StatusCode)
 			}
-			assert.Equal(t, map[bool]int{true: 1}[tc.fault.Method == "PATCH"], p.Hits())
+			assert.Equal(t, map[bool]int{true: 1}[tc.wantStatus != 202], p.Hits())
 		})
 	}
 }
