@@ -30,9 +30,12 @@ for tool in go python3 docker-registry skopeo unzip tar gzip curl /usr/bin/time;
 done
 
 work=$(mktemp -d)
-pids=()
+# start runs in a command substitution (a subshell): the registries' pids
+# go to a file, which the parent's cleanup reads.
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [ -f "$work/pids" ]; then
+		while read -r _ p; do kill "$p" 2>/dev/null || true; done <"$work/pids"
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,7 +65,7 @@ http:
   addr: 127.0.0.1:$port
 CFG
 	docker-registry serve "$work/$name.yml" >"$work/$name.log" 2>&1 &
-	pids+=($!)
+	echo "$name $!" >>"$work/pids"
 	for _ in $(seq 100); do
 		curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
 		sleep 0.05
@@ -71,6 +74,16 @@ CFG
 }
 src=$(start src)
 dst=$(start dst)
+# regcpu: CPU seconds both registries have used so far (they share this
+# machine's cores with the builds; a real registry does that work elsewhere).
+ticks=$(getconf CLK_TCK)
+regcpu() {
+	local total=0 p
+	for p in $(awk '{print $2}' "$work/pids"); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	awk -v t="$total" -v hz="$ticks" 'BEGIN{printf "%.2f", t / hz}'
+}
 
 # The base: the committed Lambda-like base (linux/amd64) plus three layers
 # of incompressible data, BASE_MB MB compressed in all.
@@ -100,12 +113,14 @@ mkdir -p "$work/code"
 printf 'def handler(event, context):\n    return {"ok": True}\n' >"$work/code/app.py"
 edit() { printf '# %s\n' "$(date +%s%N)" >>"$work/code/app.py"; }
 
-# timed LABEL CMD...: runs CMD, appends "SECONDS RSS_KB" to $work/LABEL.
+# timed LABEL CMD...: runs CMD, appends "SECONDS RSS_KB CPU_SECONDS" to
+# $work/LABEL (CPU: user + system, the command and its children; the
+# registries' own work is not in it).
 timed() {
 	local label=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$work/t" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-	cat "$work/t" >>"$work/$label"
+	/usr/bin/time -f '%e %M %U %S' -o "$work/t" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+	awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/t" >>"$work/$label"
 }
 
 lobuild=("$lo" build --base "$base" --arch x86_64 --runtime python3.12 --layer "$work/layer.zip" --code "$work/code"
@@ -137,7 +152,9 @@ for i in $(seq "$RUNS"); do
 	timed cr-fresh bash -c "cranebuild $dst/cr:fresh$i"
 
 	rm -rf "$work/cache-cold"
+	r0=$(regcpu)
 	timed lo-cold "${lobuild[@]}" --cache-dir "$work/cache-cold" --tag "$dst/cold$i/fn:v1"
+	awk -v a="$r0" -v b="$(regcpu)" 'BEGIN{printf "%.2f\n", b - a}' >>"$work/reg-cold"
 	timed cr-cold bash -c "cranebuild $dst/crcold$i/fn:v1"
 	timed copy-cold "$crane" copy "$base" "$dst/copy$i/base:v1"
 
@@ -156,19 +173,21 @@ for i in $(seq "$RUNS"); do
 done
 
 best() { sort -g "$work/$1" | head -n1 | awk '{print $1}'; }
+cpu() { sort -g "$work/$1" | head -n1 | awk '{print $3}'; } # of the best run
 peak() { awk 'BEGIN{m=0} {if ($2>m) m=$2} END{printf "%d", m/1024}' "$work/$1"; }
 
 basesize=$("$crane" manifest "$base" | python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
 echo "bench-ci: base $((basesize / 1000000)) MB compressed in another registry, layer zip $(($(stat -c %s "$work/layer.zip") / 1000000)) MB, small code; best of $RUNS, $(nproc) CPUs"
-printf '  %-46s %8s %10s\n' "case" "seconds" "peak RSS"
-printf '  %-46s %8s %7s MB\n' "fresh runner, code-only change: lambda-oci" "$(best lo-fresh)" "$(peak lo-fresh)"
-printf '  %-46s %8s %7s MB\n' "  crane workflow" "$(best cr-fresh)" "$(peak cr-fresh)"
-printf '  %-46s %8s %7s MB\n' "cold, empty target: lambda-oci" "$(best lo-cold)" "$(peak lo-cold)"
-printf '  %-46s %8s %7s MB\n' "  crane workflow" "$(best cr-cold)" "$(peak cr-cold)"
-printf '  %-46s %8s %7s MB\n' "  crane copy of the base alone" "$(best copy-cold)" "$(peak copy-cold)"
-printf '  %-46s %8s %7s MB\n' "warm code-only rebuild: lambda-oci" "$(best lo-warm)" "$(peak lo-warm)"
-printf '  %-46s %8s %7s MB\n' "check of the image, empty cache: lambda-oci" "$(best lo-check)" "$(peak lo-check)"
-printf '  %-46s %8s %7s MB\n' "  crane pull of the same image" "$(best cr-pull)" "$(peak cr-pull)"
+printf '  %-46s %8s %8s %10s\n' "case" "seconds" "CPU s" "peak RSS"
+printf '  %-46s %8s %8s %7s MB\n' "fresh runner, code-only change: lambda-oci" "$(best lo-fresh)" "$(cpu lo-fresh)" "$(peak lo-fresh)"
+printf '  %-46s %8s %8s %7s MB\n' "  crane workflow" "$(best cr-fresh)" "$(cpu cr-fresh)" "$(peak cr-fresh)"
+printf '  %-46s %8s %8s %7s MB\n' "cold, empty target: lambda-oci" "$(best lo-cold)" "$(cpu lo-cold)" "$(peak lo-cold)"
+echo "    (the two registries used $(sort -g "$work/reg-cold" | head -n1) to $(sort -g "$work/reg-cold" | tail -n1) CPU s during each cold lambda-oci run)"
+printf '  %-46s %8s %8s %7s MB\n' "  crane workflow" "$(best cr-cold)" "$(cpu cr-cold)" "$(peak cr-cold)"
+printf '  %-46s %8s %8s %7s MB\n' "  crane copy of the base alone" "$(best copy-cold)" "$(cpu copy-cold)" "$(peak copy-cold)"
+printf '  %-46s %8s %8s %7s MB\n' "warm code-only rebuild: lambda-oci" "$(best lo-warm)" "$(cpu lo-warm)" "$(peak lo-warm)"
+printf '  %-46s %8s %8s %7s MB\n' "check of the image, empty cache: lambda-oci" "$(best lo-check)" "$(cpu lo-check)" "$(peak lo-check)"
+printf '  %-46s %8s %8s %7s MB\n' "  crane pull of the same image" "$(best cr-pull)" "$(cpu cr-pull)" "$(peak cr-pull)"
 
 # Split by change rate: bytes one handler edit uploads.
 python3 - "$work/node" "$NODE_MB" <<'PY'
