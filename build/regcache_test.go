@@ -276,3 +276,38 @@ func TestRegistryCacheRefusedBuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"v1"}, tags)
 }
+
+// A fleet on a fresh runner: each function reads its own tags (or the
+// Target's CacheFrom) and converts nothing that did not change; the shared
+// layer zip is reused from either function's image.
+func TestRegistryCacheFleet(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	spec := cacheSpec(t, reg, baseImage(t, "x86_64"), "python3.12", "app.handler", f("app.py", 0o644, "def handler(e, c):\n    return 1\n"))
+	other := spec
+	other.Code = Source{Path: writeDir(t, f("other.py", 0o644, "def handler(e, c):\n    return 2\n")), Name: "code"}
+	other.Handler = "other.handler"
+	targets := func(cacheFrom []string) []Target {
+		return []Target{
+			{Name: "a", Spec: spec, Publisher: publish.Registry([]string{reg.Host + "/fleet/a:main"}, registry.Options{Quiet: true})},
+			{Name: "b", Spec: other, Publisher: publish.Registry([]string{reg.Host + "/fleet/b:v2"}, registry.Options{Quiet: true}), CacheFrom: cacheFrom},
+		}
+	}
+	publishFleet := func(ts []Target) ([]TargetResult, SharedStats) {
+		shared := NewShared()
+		defer shared.Close()
+		res, err := PublishFleet(context.Background(), ts, FleetOptions{Jobs: 2, Options: Options{CacheDir: t.TempDir(), Shared: shared}})
+		require.NoError(t, err)
+		return res, shared.Stats()
+	}
+	first, st := publishFleet(targets([]string{}))
+	require.Equal(t, int64(3), st.Conversions, "the shared zip once, two codes")
+
+	// b's tag is new: its cache is a's image, which shares the layer zip
+	// but not the code.
+	again, st := publishFleet(targets([]string{reg.Host + "/fleet/a:main"}))
+	require.Equal(t, int64(1), st.Conversions, "b's code only")
+	require.Equal(t, int64(0), st.BaseLayerMeasures)
+	for i := range first {
+		require.Equal(t, first[i].Result.Digest, again[i].Result.Digest, first[i].Name)
+	}
+}
