@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,9 +64,9 @@ type builder struct {
 
 	// priors are the Options.CacheFrom images (loaded once: a build may
 	// run twice, see errNeedListings); noReuse turns their use off.
-	priors       []*prior
-	priorsLoaded bool
-	noReuse      bool
+	priors     []*prior
+	priorsWait func() // waits for priors (set by startPriors)
+	noReuse    bool
 	// emitted are the warnings already sent as events: a second run
 	// records them in its result without repeating them.
 	emitted map[string]bool
@@ -200,6 +201,9 @@ func (b *builder) baseName() string {
 }
 
 func (b *builder) build(ctx context.Context) error {
+	// The previous images are read while the layer versions and the base
+	// are resolved.
+	b.startPriors(ctx)
 	// Layer version ARNs first: a wrong ARN is cheaper to report than a
 	// base download.
 	layers, err := b.resolveLayers(ctx)
@@ -209,7 +213,9 @@ func (b *builder) build(ctx context.Context) error {
 	code := input{Source: b.spec.Code, path: b.spec.Code.Path, kind: kindCode}
 	inputs := append(layers, code)
 	for _, in := range inputs {
-		b.res.Inputs = append(b.res.Inputs, in.path)
+		if in.path != "" {
+			b.res.Inputs = append(b.res.Inputs, in.path)
+		}
 	}
 	// The inputs alone may already declare more than the limit: refused in
 	// milliseconds, before the base is fetched or anything converted.
@@ -217,24 +223,8 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 
-	// The previous images are read while the base is resolved.
-	var priorMsgs []string
-	var priorsDone chan struct{}
-	if !b.priorsLoaded && !b.noReuse && len(b.opts.CacheFrom) > 0 {
-		priorsDone = make(chan struct{})
-		go func() {
-			defer close(priorsDone)
-			b.priors, priorMsgs = b.loadPriors(ctx)
-		}()
-	}
 	base, err := b.fetchBase(ctx)
-	if priorsDone != nil {
-		<-priorsDone
-		b.priorsLoaded = true
-		for _, m := range priorMsgs {
-			b.info("%s", m)
-		}
-	}
+	b.priorsWait()
 	if err != nil {
 		return err
 	}
@@ -325,6 +315,11 @@ func (b *builder) build(ctx context.Context) error {
 	baseHas := baseView.Exists(lambda.RuntimeBootstrap)
 	if basePrior != nil {
 		baseHas = basePrior.prov.Base.Bootstrap
+	}
+	if !baseHas && slices.ContainsFunc(adds, func(a *added) bool { return a.unlisted }) {
+		// Without the base's bootstrap, the image links the code's or a
+		// layer's: which one needs every layer's names.
+		return fmt.Errorf("%w: the base has no %s and a layer version's files are not known", errNeedListings, lambda.RuntimeBootstrap)
 	}
 	if bl, err := b.bootstrapLayer(ctx, view, baseHas, fam); err != nil {
 		return err

@@ -26,7 +26,7 @@ const (
 // input is a source resolved to a file or directory on disk.
 type input struct {
 	Source
-	path string // the zip or directory to convert
+	path string // the zip or directory to convert; "" for a layer version not fetched yet
 	kind string
 	// arn and codeSha256 are set for layer version ARNs.
 	arn, codeSha256 string
@@ -43,14 +43,18 @@ func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 	for _, src := range b.spec.Layers {
 		in := input{Source: src, path: src.Path, kind: kindLayer}
 		if lambdaapi.IsLayerARN(src.Path) {
-			lf, owned, err := b.opts.Shared.layerVersion(ctx, src.Path, func() (*lambdaapi.LayerFile, error) {
-				return lambdaapi.FetchLayer(ctx, src.Path, lopts)
-			})
+			// A version a previous image holds may not need its zip: only
+			// what it is (CodeSha256), until the cache turns out not to
+			// have it (fetch).
+			var lf *lambdaapi.LayerFile
+			var err error
+			if parsed, perr := lambdaapi.ParseLayerARN(src.Path); perr == nil && b.recordsARN(parsed.String()) {
+				lf, err = lambdaapi.DescribeLayer(ctx, src.Path, lopts)
+			} else {
+				lf, err = b.fetchLayerVersion(ctx, src.Path, lopts)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("layer %s: %w", src.Path, err)
-			}
-			if !owned {
-				b.res.closers = append(b.res.closers, func() error { lf.Remove(); return nil })
 			}
 			in.path, in.arn, in.codeSha256 = lf.Path, lf.ARN, lf.CodeSha256
 			// The ARN, not the download path, names the layer in the image
@@ -67,6 +71,43 @@ func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 	return out, nil
 }
 
+// fetchLayerVersion downloads and verifies a layer version's zip (shared
+// by the Builds of a fleet).
+func (b *builder) fetchLayerVersion(ctx context.Context, arn string, lopts lambdaapi.Options) (*lambdaapi.LayerFile, error) {
+	lf, owned, err := b.opts.Shared.layerVersion(ctx, arn, func() (*lambdaapi.LayerFile, error) {
+		return lambdaapi.FetchLayer(ctx, arn, lopts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !owned {
+		b.res.closers = append(b.res.closers, func() error { lf.Remove(); return nil })
+	}
+	return lf, nil
+}
+
+// fetched is in with its zip on disk: a layer version resolved without it
+// is downloaded now, when it must be converted after all.
+func (b *builder) fetched(ctx context.Context, in input) (input, error) {
+	if in.path != "" || in.arn == "" {
+		return in, nil
+	}
+	lopts := b.opts.Lambda
+	if lopts.Logf == nil {
+		lopts.Logf = func(format string, args ...any) { b.info(format, args...) }
+	}
+	lf, err := b.fetchLayerVersion(ctx, in.arn, lopts)
+	if err != nil {
+		return in, fmt.Errorf("layer %s: %w", in.arn, err)
+	}
+	if lf.CodeSha256 != in.codeSha256 {
+		return in, fmt.Errorf("layer %s: CodeSha256 changed while building (%s, then %s)", in.arn, in.codeSha256, lf.CodeSha256)
+	}
+	in.path = lf.Path
+	b.res.Inputs = append(b.res.Inputs, lf.Path)
+	return in, nil
+}
+
 // added is one layer the build appends.
 type added struct {
 	info    LayerInfo
@@ -75,6 +116,9 @@ type added struct {
 	desc    string // history created_by
 	conv    *layerconv.Result
 	id      sourceID // the input's identity, for the provenance
+	// unlisted: a layer from the registry cache whose file names are not
+	// known (a layer version reused without downloading its zip).
+	unlisted bool
 }
 
 func closeAdds(adds []*added) error {
@@ -214,6 +258,9 @@ func (b *builder) checkDeclared(inputs []input, base []checks.Layer) error {
 	}
 	crossed := false
 	for _, in := range inputs {
+		if in.path == "" {
+			continue // a layer version not downloaded: its size comes with its record
+		}
 		n, err := layerconv.DeclaredSize(in.path)
 		if err != nil {
 			// Unreadable inputs are the converter's to report, in its words.

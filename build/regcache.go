@@ -57,6 +57,51 @@ type prior struct {
 	taskRoot string
 }
 
+// startPriors starts reading the previous images (once per Build: a second
+// run reuses them, or not at all); priorsWait waits for them, emitting
+// what was found.
+func (b *builder) startPriors(ctx context.Context) {
+	if b.priorsWait != nil {
+		return
+	}
+	if b.noReuse || len(b.opts.CacheFrom) == 0 {
+		b.priorsWait = func() {}
+		return
+	}
+	done := make(chan struct{})
+	var msgs []string
+	go func() {
+		defer close(done)
+		b.priors, msgs = b.loadPriors(ctx)
+	}()
+	var once sync.Once
+	b.priorsWait = func() {
+		<-done
+		once.Do(func() {
+			for _, m := range msgs {
+				b.info("%s", m)
+			}
+		})
+	}
+}
+
+// recordsARN reports whether a previous image holds a layer made from the
+// layer version arn (then its zip may not be needed).
+func (b *builder) recordsARN(arn string) bool {
+	if b.noReuse {
+		return false
+	}
+	b.priorsWait()
+	for _, p := range b.priors {
+		for _, pl := range p.prov.Layers {
+			if pl.ARN == arn {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // loadPriors reads every Options.CacheFrom image, in parallel. An image
 // that cannot be read or used is not an error — the build just does the
 // work — but it is said (messages, in order, for the caller to emit).
@@ -204,11 +249,18 @@ func (b *builder) reuse(ctx context.Context, in input, prefix string, kinds []st
 		// directory (no content): the merged view the build and the
 		// checks look up paths in (the handler, a bootstrap) is then
 		// whole; only what files hold is missing.
+		last := as[len(as)-1].listing
+		if in.path == "" {
+			// A layer version not downloaded: its names are not known
+			// either (see unlisted).
+			as[len(as)-1].unlisted = true
+			logReuse(b, as, p)
+			return as, nil
+		}
 		es, err := layerconv.List(ctx, in.path, layerconv.Options{Prefix: prefix, MaxSize: b.maxSize})
 		if err != nil {
 			return nil, fmt.Errorf("build: %s %q: %w", in.kind, in.Path, err)
 		}
-		last := as[len(as)-1].listing
 		for _, e := range es {
 			ce := checks.Entry{Path: lambda.Rel(path.Join(prefix, e.Name)), Type: tar.TypeReg, Mode: e.Mode}
 			switch {
@@ -219,12 +271,16 @@ func (b *builder) reuse(ctx context.Context, in input, prefix string, kinds []st
 			}
 			last.Entries = append(last.Entries, ce)
 		}
-		for _, a := range as {
-			b.info("registry cache: %s %s: layer %s from %s (not converted)", a.info.Kind, a.info.Source, a.info.Digest, p.prev.Ref)
-		}
+		logReuse(b, as, p)
 		return as, nil
 	}
 	return nil, nil
+}
+
+func logReuse(b *builder, as []*added, p *prior) {
+	for _, a := range as {
+		b.info("registry cache: %s %s: layer %s from %s (not converted)", a.info.Kind, a.info.Source, a.info.Digest, p.prev.Ref)
+	}
 }
 
 func (b *builder) reuseFrom(p *prior, in input, id sourceID, kinds []string) []*added {

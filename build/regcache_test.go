@@ -16,7 +16,10 @@ import (
 	"github.com/lambda-oci/lambda-oci/checks"
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/internal/fakelambda"
 	"github.com/lambda-oci/lambda-oci/internal/testregistry"
+	"github.com/lambda-oci/lambda-oci/internal/testutil"
+	"github.com/lambda-oci/lambda-oci/lambdaapi"
 	"github.com/lambda-oci/lambda-oci/publish"
 	"github.com/lambda-oci/lambda-oci/registry"
 )
@@ -309,5 +312,55 @@ func TestRegistryCacheFleet(t *testing.T) {
 	require.Equal(t, int64(0), st.BaseLayerMeasures)
 	for i := range first {
 		require.Equal(t, first[i].Result.Digest, again[i].Result.Digest, first[i].Name)
+	}
+}
+
+// A layer version reused without its zip: nothing downloaded when the
+// base has its own bootstrap; when it has none and the version carries
+// /opt/bootstrap (a custom runtime layer), which file the image links
+// needs the version's names, so the build fetches them — and its image is
+// the cold build's either way.
+func TestRegistryCacheLayerVersions(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	fake := fakelambda.New(t, fakelambda.Options{})
+	const arn = "arn:aws:lambda:us-east-1:123456789012:layer:runtime:3"
+	fake.AddLayer(fakelambda.Layer{ARN: arn, Zip: testutil.Zip(t, f("bootstrap", 0o755, "#!/bin/sh\n"), f("python/lib.py", 0o644, "X = 1\n"))})
+	lopts := lambdaapi.Options{Endpoint: fake.URL, Credentials: fake.Credentials(), Region: "us-east-1"}
+
+	for _, tc := range []struct {
+		name, runtime, handler string
+		base                   v1.Image
+		code                   basegen.File
+		downloads              int // by the build on the empty cache
+	}{
+		{"base with a bootstrap", "python3.12", "app.handler", baseImage(t, "x86_64"), f("app.py", 0o644, "def handler(e, c):\n    return 1\n"), 0},
+		{"bootstrap from the layer", "provided.al2023", "fn", withoutBootstrap(t, baseImage(t, "x86_64")), f("README", 0o644, "fn\n"), 1},
+		// No rule would notice a missing link here: only the guard does.
+		{"layer bootstrap linked for python", "python3.12", "app.handler", withoutBootstrap(t, baseImage(t, "x86_64")), f("app.py", 0o644, "def handler(e, c):\n    return 1\n"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := cacheSpec(t, reg, tc.base, tc.runtime, tc.handler, tc.code)
+			spec.Layers = []Source{{Path: arn}}
+			tag := reg.Host + "/" + strings.ReplaceAll(tc.name, " ", "-") + ":main"
+			publishWith := func(cacheFrom []string) cacheRun {
+				shared := NewShared()
+				defer shared.Close()
+				var run cacheRun
+				var mu sync.Mutex
+				opts := Options{CacheDir: t.TempDir(), Shared: shared, Lambda: lopts, CacheFrom: cacheFrom, NoCacheFrom: cacheFrom == nil,
+					Events: func(e Event) { mu.Lock(); run.events = append(run.events, e.Message); mu.Unlock() }}
+				run.res, _, run.err = Publish(context.Background(), spec, publish.Registry([]string{tag}, registry.Options{Quiet: true}), opts)
+				run.stats = shared.Stats()
+				return run
+			}
+			first := publishWith(nil)
+			require.NoError(t, first.err)
+			before := fake.Downloads()
+
+			again := publishWith([]string{tag})
+			require.NoError(t, again.err)
+			require.Equal(t, tc.downloads, fake.Downloads()-before, again.events)
+			require.Equal(t, first.res.Digest, again.res.Digest)
+		})
 	}
 }

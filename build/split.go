@@ -240,6 +240,10 @@ func (b *builder) convertInput(ctx context.Context, in input, prefix string) ([]
 		if as, err := b.reuse(ctx, in, prefix, []string{in.kind}); as != nil || err != nil {
 			return as, err
 		}
+		in, err := b.fetched(ctx, in)
+		if err != nil {
+			return nil, err
+		}
 		a, err := b.convert(ctx, in, prefix, nil)
 		if err != nil {
 			return nil, err

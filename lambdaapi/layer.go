@@ -167,6 +167,38 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 	return l, nil
 }
 
+// DescribeLayer says what a layer version is — its CodeSha256, size and
+// compatibility declarations — without downloading its zip: from the
+// cache when the version is there (Path then set), else from
+// GetLayerVersionByArn alone (Path empty). A caller that can use an image
+// layer recorded for this ARN and CodeSha256 needs no more; one that needs
+// the files calls FetchLayer.
+func DescribeLayer(ctx context.Context, arn string, opts Options) (*LayerFile, error) {
+	parsed, err := ParseLayerARN(arn)
+	if err != nil {
+		return nil, err
+	}
+	arn = parsed.String()
+	st, err := openStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer st.discard()
+	if l := st.lookupLayer(arn); l != nil {
+		return l, nil
+	}
+	client, _, err := newClient(ctx, opts, parsed.Region)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := describeLayerVersion(ctx, client, arn)
+	if err != nil {
+		return nil, err
+	}
+	return &LayerFile{ARN: arn, CodeSha256: v.CodeSha256, CodeSize: v.CodeSize,
+		CompatibleRuntimes: v.CompatibleRuntimes, CompatibleArchitectures: v.CompatibleArchitectures}, nil
+}
+
 // ResolveLayer turns a build's layer input into a zip path: a value
 // starting with "arn:" is fetched as a layer version (and must be a valid
 // layer version ARN); anything else is a path and passes through unchanged

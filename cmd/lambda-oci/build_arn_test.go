@@ -78,3 +78,38 @@ func TestBuildLayerARNs(t *testing.T) {
 	assert.Contains(t, stderr, "CodeSha256")
 	assert.NoDirExists(t, out3)
 }
+
+// A layer version the previous image holds is neither downloaded nor
+// converted on a runner with an empty cache: GetLayerVersionByArn says its
+// CodeSha256, which is what the image records.
+func TestBuildLayerARNsFromRegistryCache(t *testing.T) {
+	m := newMigration(t)
+	dir := t.TempDir()
+	codeZip := filepath.Join(dir, "code.zip")
+	require.NoError(t, os.WriteFile(codeZip, m.code, 0o644))
+	tag := m.host + "/fn:main"
+	build := func(cacheDir string) buildOutput {
+		t.Helper()
+		code, stdout, stderr := m.run(t, "build", "--base", testBase, "--runtime", "python3.12", "--arch", "arm64",
+			"--layer", migLayer1, "--layer", migLayer2, "--code", codeZip, "--handler", "app.handler",
+			"--tag", tag, "--cache-dir", cacheDir, "--json")
+		require.Equal(t, 0, code, stderr)
+		var res buildOutput
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+		return res
+	}
+	first := build(filepath.Join(dir, "cache1"))
+	require.Equal(t, 2, m.fake.Downloads())
+
+	again := build(filepath.Join(dir, "cache2"))
+	assert.Equal(t, first.Digest, again.Digest)
+	assert.Equal(t, 2, m.fake.Downloads(), "no layer version downloaded again")
+	assert.Equal(t, 4, m.fake.CallCount("GetLayerVersionByArn"), "one describe per version")
+	var reused []string
+	for _, l := range again.Layers {
+		if l.Reused != "" {
+			reused = append(reused, l.Source)
+		}
+	}
+	assert.Equal(t, []string{migLayer1, migLayer2, "code.zip"}, reused)
+}
