@@ -120,24 +120,28 @@ func (b *builder) identify(ctx context.Context, in input, zipSHA256 string) (sou
 // symlinks not followed. A record is NUL-terminated fields ending in a
 // newline:
 //
-//	d PATH                    a directory
-//	f PATH X SIZE SHA256HEX   a regular file; X is "x" when any execute bit is set, else "-"
-//	l PATH TARGET             a symbolic link
-//	o PATH MODE               anything else (the converter decides about it)
+//	d PATH                      a directory
+//	f PATH X SIZE SHA256HEX     a regular file; X is "x" when any execute bit is set, else "-"
+//	f PATH X SIZE SHA256HEX V   a .pyc whose source is a regular file of the tree; V is
+//	                            "valid" when its header matches the source's mtime and
+//	                            size (the converter then records the layer's mtime in it),
+//	                            else "stale"
+//	l PATH TARGET               a symbolic link
+//	o PATH MODE                 anything else (the converter decides about it)
 //
-// Only what the converter keeps is in it — names, types, contents, the
-// execute bit, link targets — and nothing it replaces (mtimes, owners,
-// other mode bits), so the same tree checked out anywhere has the same
-// identity, and a different identity means a layer that may differ.
+// Only what the converter's output depends on is in it — names, types,
+// contents, the execute bit, link targets, whether a .pyc is valid for its
+// source — and nothing it replaces (mtimes, owners, other mode bits), so
+// the same tree checked out anywhere has the same identity, and a
+// different identity means a layer that may differ.
 func TreeHash(ctx context.Context, dir string) (string, error) {
-	h := sha256.New()
-	record := func(fields ...string) {
-		for _, f := range fields {
-			io.WriteString(h, f)
-			h.Write([]byte{0})
-		}
-		h.Write([]byte{'\n'})
+	type rec struct {
+		fields []string
+		head   []byte      // a regular file's first bytes
+		info   fs.FileInfo // a regular file's
 	}
+	var recs []rec
+	files := map[string]fs.FileInfo{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -155,13 +159,13 @@ func TreeHash(ctx context.Context, dir string) (string, error) {
 		rel = filepath.ToSlash(rel)
 		switch t := d.Type(); {
 		case t.IsDir():
-			record("d", rel)
+			recs = append(recs, rec{fields: []string{"d", rel}})
 		case t.IsRegular():
 			fi, err := d.Info()
 			if err != nil {
 				return err
 			}
-			sum, err := fileSHA256(ctx, p)
+			sum, head, err := hashFile(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -169,36 +173,77 @@ func TreeHash(ctx context.Context, dir string) (string, error) {
 			if fi.Mode().Perm()&0o111 != 0 {
 				x = "x"
 			}
-			record("f", rel, x, strconv.FormatInt(fi.Size(), 10), sum)
+			files[rel] = fi
+			recs = append(recs, rec{fields: []string{"f", rel, x, strconv.FormatInt(fi.Size(), 10), sum}, head: head, info: fi})
 		case t&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return err
 			}
-			record("l", rel, target)
+			recs = append(recs, rec{fields: []string{"l", rel, target}})
 		default:
-			record("o", rel, t.String())
+			recs = append(recs, rec{fields: []string{"o", rel, t.String()}})
 		}
 		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("hashing directory %s: %w", dir, err)
 	}
+	h := sha256.New()
+	for _, r := range recs {
+		fields := r.fields
+		if r.info != nil {
+			if src, ok := layerconv.PycSource(fields[1]); ok {
+				if sfi := files[src]; sfi != nil {
+					v := "stale"
+					if layerconv.PycValidInDir(r.head, sfi) {
+						v = "valid"
+					}
+					fields = append(fields, v)
+				}
+			}
+		}
+		for _, f := range fields {
+			io.WriteString(h, f)
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{'\n'})
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// pycHead is how many first bytes of a file TreeHash keeps: a .pyc header.
+const pycHead = 16
+
 // fileSHA256 is the hex sha256 of a file's content.
 func fileSHA256(ctx context.Context, p string) (string, error) {
+	sum, _, err := hashFile(ctx, p)
+	return sum, err
+}
+
+// hashFile is the hex sha256 of a file's content and its first bytes.
+func hashFile(ctx context.Context, p string) (string, []byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", p, err)
+	var head headBuf
+	if _, err := io.Copy(io.MultiWriter(h, &head), ctxio.Reader(ctx, f)); err != nil {
+		return "", nil, fmt.Errorf("hashing %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), head.b, nil
+}
+
+// headBuf keeps the first pycHead bytes written to it.
+type headBuf struct{ b []byte }
+
+func (w *headBuf) Write(p []byte) (int, error) {
+	if n := pycHead - len(w.b); n > 0 {
+		w.b = append(w.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
 }
 
 // provenance is what this build records about itself.

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/lambda-oci/lambda-oci/image"
 	"github.com/lambda-oci/lambda-oci/internal/basegen"
+	"github.com/lambda-oci/lambda-oci/layerconv"
 )
 
 // The provenance label parses back into what the build did: the base
@@ -159,4 +161,41 @@ func mustRead(t *testing.T, p string) []byte {
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return b
+}
+
+// A .pyc's validity for its source changes the layer (a valid one gets the
+// layer's mtime), so it is part of a directory's identity; the source's
+// mtime otherwise is not. Converting the two trees shows why.
+func TestTreeHashPycValidity(t *testing.T) {
+	ctx := context.Background()
+	src := "x = 1\n"
+	header := func(mtime int64) string {
+		var h [16]byte
+		binary.LittleEndian.PutUint16(h[0:2], 3531) // CPython 3.12
+		copy(h[2:4], "\r\n")
+		binary.LittleEndian.PutUint32(h[8:12], uint32(mtime))
+		binary.LittleEndian.PutUint32(h[12:16], uint32(len(src)))
+		return string(h[:]) + "code"
+	}
+	tree := func(srcMtime int64) string {
+		dir := writeDir(t, f("app.py", 0o644, src), d("__pycache__/"), f("__pycache__/app.cpython-312.pyc", 0o644, header(1e9)))
+		require.NoError(t, os.Chtimes(filepath.Join(dir, "app.py"), time.Unix(srcMtime, 0), time.Unix(srcMtime, 0)))
+		return dir
+	}
+	valid, stale, staleToo := tree(1e9), tree(2e9), tree(3e9)
+	hash := func(dir string) string {
+		h, err := TreeHash(ctx, dir)
+		require.NoError(t, err)
+		return h
+	}
+	layer := func(dir string) v1.Hash {
+		r, err := layerconv.Convert(ctx, dir, layerconv.Options{})
+		require.NoError(t, err)
+		defer r.Close()
+		return r.Digest
+	}
+	require.NotEqual(t, layer(valid), layer(stale), "the converter rewrites only the valid .pyc")
+	assert.NotEqual(t, hash(valid), hash(stale))
+	assert.Equal(t, layer(stale), layer(staleToo))
+	assert.Equal(t, hash(stale), hash(staleToo), "another mtime, still stale: same identity")
 }

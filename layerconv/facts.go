@@ -3,6 +3,7 @@ package layerconv
 import (
 	"encoding/binary"
 	"io"
+	"io/fs"
 
 	"github.com/lambda-oci/lambda-oci/lambda"
 )
@@ -42,6 +43,17 @@ func (f *factsWriter) Write(p []byte) (int, error) {
 // NAME.py), the same rule the converter applies; name is a relative,
 // "/"-separated path.
 func PycSource(name string) (string, bool) { return pycSourceName(name) }
+
+// PycValidInDir reports whether converting a directory finds the .pyc
+// whose first bytes are head valid for its source src (a regular file of
+// the same directory, its name PycSource's), and so records the layer's
+// mtime in it: the layer's bytes depend on this, not on the mtimes
+// themselves.
+func PycValidInDir(head []byte, src fs.FileInfo) bool {
+	mtime, size, ok := PycStamp(head)
+	s := dirPycSource(src)
+	return ok && mtime == s.mtime && size == s.size
+}
 
 // PycStamp reads a .pyc header (lambda.FileFacts.Pyc) the way the
 // converter judges one: ok only for a timestamp-based PEP 552 header
