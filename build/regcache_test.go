@@ -235,7 +235,8 @@ func TestRegistryCacheLyingLabels(t *testing.T) {
 }
 
 // --cache-from another repository: the recorded layers are reused and
-// mounted into the target, which ends up with every blob.
+// mounted into the target, which ends up with every blob; from another
+// registry they are copied.
 func TestRegistryCacheAcrossRepositories(t *testing.T) {
 	reg := testregistry.Start(t, testregistry.Options{})
 	spec := cacheSpec(t, reg, baseImage(t, "x86_64"), "python3.12", "app.handler", f("app.py", 0o644, "def handler(e, c):\n    return 1\n"))
@@ -249,6 +250,19 @@ func TestRegistryCacheAcrossRepositories(t *testing.T) {
 	r, err := name.ParseReference(reg.Host + "/team-b/fn:v1")
 	require.NoError(t, err)
 	pushed, err := remote.Image(r)
+	require.NoError(t, err)
+	require.NoError(t, validate.Image(pushed))
+
+	// Another registry: the recorded blobs are copied from the cache's
+	// registry (read once each), not converted.
+	other := testregistry.Start(t, testregistry.Options{})
+	run = freshPublish(t, spec, []string{reg.Host + "/team-a/fn:main"}, other.Host+"/fn:v1")
+	require.NoError(t, run.err)
+	require.Equal(t, int64(0), run.stats.Conversions)
+	require.Equal(t, first.res.Digest, run.res.Digest)
+	r, err = name.ParseReference(other.Host + "/fn:v1")
+	require.NoError(t, err)
+	pushed, err = remote.Image(r)
 	require.NoError(t, err)
 	require.NoError(t, validate.Image(pushed))
 }
