@@ -28,8 +28,9 @@ import (
 //     the base, when the base is the same manifest;
 //   - reuses a recorded layer instead of converting its input, when the
 //     input has the same identity, the layer was made the same way (same
-//     converter, creation time, task root, .pyc setting) and its blob is
-//     in the previous image's repository.
+//     converter, creation time, task root, .pyc setting, code split, arch
+//     waiver) and its blob is in the previous image's repository; a layer
+//     version it holds is not even downloaded (resolveLayers).
 //
 // What the label says is only believed where the previous image itself
 // agrees: every digest and diffID the label records must be the one its
@@ -38,12 +39,15 @@ import (
 // references. Beyond that the label is trusted as far as the repository
 // is: whoever can write it can push any image under the tag anyway.
 //
-// A recorded layer is not listed: the checks pass over its contents (the
-// build that recorded it, same lambda-oci, checked them). If a rule then
-// refuses the image, or the build needs to look into the base (a custom
-// runtime's bootstrap, a runtime family told by the base's files), the
-// build starts again without the cache, so a refusal is always reported
-// from complete listings.
+// A recorded layer is not read: the rules that read layer bytes pass over
+// it (the build that recorded it, same lambda-oci, ran them), while its
+// names, types and modes, from the input's directory, keep the merged
+// view whole for path lookups; the base's bootstrap and detected runtime
+// family come from the label. If a rule then refuses the image, or the
+// build needs what no record says (a family the base's files tell when
+// the label does not; a bootstrap to link while a layer version's names
+// are unknown), the build starts again without the cache, so a refusal is
+// always reported from complete listings.
 
 // errNeedListings: the build needs to look into a recorded layer.
 var errNeedListings = errors.New("the registry cache's layers must be listed")
