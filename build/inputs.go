@@ -36,10 +36,6 @@ type input struct {
 // downloaded, verified zip (cached by ARN: versions are immutable).
 func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 	var out []input
-	lopts := b.opts.Lambda
-	if lopts.Logf == nil {
-		lopts.Logf = func(format string, args ...any) { b.info(format, args...) }
-	}
 	for _, src := range b.spec.Layers {
 		in := input{Source: src, path: src.Path, kind: kindLayer}
 		if lambdaapi.IsLayerARN(src.Path) {
@@ -49,9 +45,9 @@ func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 			var lf *lambdaapi.LayerFile
 			var err error
 			if parsed, perr := lambdaapi.ParseLayerARN(src.Path); perr == nil && b.recordsARN(parsed.String()) {
-				lf, err = lambdaapi.DescribeLayer(ctx, src.Path, lopts)
+				lf, err = lambdaapi.DescribeLayer(ctx, src.Path, b.lambdaOptions())
 			} else {
-				lf, err = b.fetchLayerVersion(ctx, src.Path, lopts)
+				lf, err = b.fetchLayerVersion(ctx, src.Path)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("layer %s: %w", src.Path, err)
@@ -71,11 +67,20 @@ func (b *builder) resolveLayers(ctx context.Context) ([]input, error) {
 	return out, nil
 }
 
+// lambdaOptions are Options.Lambda, its progress lines sent as events.
+func (b *builder) lambdaOptions() lambdaapi.Options {
+	lopts := b.opts.Lambda
+	if lopts.Logf == nil {
+		lopts.Logf = func(format string, args ...any) { b.info(format, args...) }
+	}
+	return lopts
+}
+
 // fetchLayerVersion downloads and verifies a layer version's zip (shared
 // by the Builds of a fleet).
-func (b *builder) fetchLayerVersion(ctx context.Context, arn string, lopts lambdaapi.Options) (*lambdaapi.LayerFile, error) {
+func (b *builder) fetchLayerVersion(ctx context.Context, arn string) (*lambdaapi.LayerFile, error) {
 	lf, owned, err := b.opts.Shared.layerVersion(ctx, arn, func() (*lambdaapi.LayerFile, error) {
-		return lambdaapi.FetchLayer(ctx, arn, lopts)
+		return lambdaapi.FetchLayer(ctx, arn, b.lambdaOptions())
 	})
 	if err != nil {
 		return nil, err
@@ -92,11 +97,7 @@ func (b *builder) fetched(ctx context.Context, in input) (input, error) {
 	if in.path != "" || in.arn == "" {
 		return in, nil
 	}
-	lopts := b.opts.Lambda
-	if lopts.Logf == nil {
-		lopts.Logf = func(format string, args ...any) { b.info(format, args...) }
-	}
-	lf, err := b.fetchLayerVersion(ctx, in.arn, lopts)
+	lf, err := b.fetchLayerVersion(ctx, in.arn)
 	if err != nil {
 		return in, fmt.Errorf("layer %s: %w", in.arn, err)
 	}

@@ -319,9 +319,14 @@ func (b *builder) reuseFrom(p *prior, in input, id sourceID, kinds []string) []*
 			return nil
 		}
 		diffID := p.prev.Config.RootFS.DiffIDs[p.nBase+j]
+		layer, err := p.prev.Layer(desc, diffID)
+		if err != nil {
+			b.info("registry cache: %s %s: %v; converting", in.kind, in.name(), err)
+			return nil
+		}
 		out = append(out, &added{
 			id:      id,
-			layer:   p.prev.Layer(desc, diffID),
+			layer:   layer,
 			listing: &checks.Listing{Recorded: true, UncompressedSize: pl.Size, DiffID: diffID},
 			info: LayerInfo{
 				Digest: desc.Digest, DiffID: diffID, MediaType: desc.MediaType, Size: desc.Size, UncompressedSize: pl.Size,

@@ -46,15 +46,23 @@ func (r cacheRun) said(sub string) bool {
 // (cacheFrom nil: Publish's default, the tags).
 func freshPublish(t *testing.T, spec Spec, cacheFrom []string, tags ...string) cacheRun {
 	t.Helper()
+	return freshPublishWith(t, spec, Options{CacheFrom: cacheFrom}, tags...)
+}
+
+// freshPublishWith is freshPublish with more options (its cache, Shared
+// and events are set here).
+func freshPublishWith(t *testing.T, spec Spec, opts Options, tags ...string) cacheRun {
+	t.Helper()
 	shared := NewShared()
 	defer shared.Close()
 	var mu sync.Mutex
 	var run cacheRun
-	opts := Options{CacheDir: t.TempDir(), Shared: shared, CacheFrom: cacheFrom, Events: func(e Event) {
+	opts.CacheDir, opts.Shared = t.TempDir(), shared
+	opts.Events = func(e Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		run.events = append(run.events, e.Message)
-	}}
+	}
 	run.res, _, run.err = Publish(context.Background(), spec, publish.Registry(tags, registry.Options{Quiet: true}), opts)
 	run.stats = shared.Stats()
 	return run
@@ -356,22 +364,11 @@ func TestRegistryCacheLayerVersions(t *testing.T) {
 			spec := cacheSpec(t, reg, tc.base, tc.runtime, tc.handler, tc.code)
 			spec.Layers = []Source{{Path: arn}}
 			tag := reg.Host + "/" + strings.ReplaceAll(tc.name, " ", "-") + ":main"
-			publishWith := func(cacheFrom []string) cacheRun {
-				shared := NewShared()
-				defer shared.Close()
-				var run cacheRun
-				var mu sync.Mutex
-				opts := Options{CacheDir: t.TempDir(), Shared: shared, Lambda: lopts, CacheFrom: cacheFrom, NoCacheFrom: cacheFrom == nil,
-					Events: func(e Event) { mu.Lock(); run.events = append(run.events, e.Message); mu.Unlock() }}
-				run.res, _, run.err = Publish(context.Background(), spec, publish.Registry([]string{tag}, registry.Options{Quiet: true}), opts)
-				run.stats = shared.Stats()
-				return run
-			}
-			first := publishWith(nil)
+			first := freshPublishWith(t, spec, Options{Lambda: lopts, NoCacheFrom: true}, tag)
 			require.NoError(t, first.err)
 			before := fake.Downloads()
 
-			again := publishWith([]string{tag})
+			again := freshPublishWith(t, spec, Options{Lambda: lopts}, tag)
 			require.NoError(t, again.err)
 			require.Equal(t, tc.downloads, fake.Downloads()-before, again.events)
 			require.Equal(t, first.res.Digest, again.res.Digest)

@@ -120,20 +120,15 @@ func (s *store) rememberLayer(l *LayerFile) error {
 // GetLayerVersionByArn (in the ARN's region) and a download of
 // Content.Location checked against Content.CodeSize and Content.CodeSha256.
 func FetchLayer(ctx context.Context, arn string, opts Options) (*LayerFile, error) {
-	parsed, err := ParseLayerARN(arn)
+	parsed, st, l, err := cachedLayer(arn, opts)
 	if err != nil {
 		return nil, err
 	}
-	arn = parsed.String()
-	st, err := openStore(opts)
-	if err != nil {
-		return nil, err
-	}
-	if l := st.lookupLayer(arn); l != nil {
-		opts.logf("layer %s: cached (%d bytes)", arn, l.CodeSize)
+	if l != nil {
+		opts.logf("layer %s: cached (%d bytes)", l.ARN, l.CodeSize)
 		return l, nil
 	}
-	l, err := fetchLayer(ctx, st, parsed, opts)
+	l, err = fetchLayer(ctx, st, parsed, opts)
 	if err != nil {
 		st.discard()
 		return nil, err
@@ -167,6 +162,20 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 	return l, nil
 }
 
+// cachedLayer parses arn, opens the store and looks the version up in
+// it: the cached version, or nil and the store to fetch into.
+func cachedLayer(arn string, opts Options) (LayerARN, *store, *LayerFile, error) {
+	parsed, err := ParseLayerARN(arn)
+	if err != nil {
+		return LayerARN{}, nil, nil, err
+	}
+	st, err := openStore(opts)
+	if err != nil {
+		return LayerARN{}, nil, nil, err
+	}
+	return parsed, st, st.lookupLayer(parsed.String()), nil
+}
+
 // DescribeLayer says what a layer version is — its CodeSha256, size and
 // compatibility declarations — without downloading its zip: from the
 // cache when the version is there (Path then set), else from
@@ -174,19 +183,15 @@ func fetchLayer(ctx context.Context, st *store, parsed LayerARN, opts Options) (
 // layer recorded for this ARN and CodeSha256 needs no more; one that needs
 // the files calls FetchLayer.
 func DescribeLayer(ctx context.Context, arn string, opts Options) (*LayerFile, error) {
-	parsed, err := ParseLayerARN(arn)
-	if err != nil {
-		return nil, err
-	}
-	arn = parsed.String()
-	st, err := openStore(opts)
+	parsed, st, l, err := cachedLayer(arn, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer st.discard()
-	if l := st.lookupLayer(arn); l != nil {
+	if l != nil {
 		return l, nil
 	}
+	arn = parsed.String()
 	client, _, err := newClient(ctx, opts, parsed.Region)
 	if err != nil {
 		return nil, err

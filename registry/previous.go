@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 )
 
 // ErrNoImage: a reference read for what it records names no image (yet).
@@ -94,52 +93,40 @@ func (p *Previous) HasBlob(d v1.Hash) (bool, error) {
 // image reads nothing; pushing it to this registry mounts it (or finds it
 // there), to another one streams it from here; reading it fetches the
 // blob, verified against its digest.
-func (p *Previous) Layer(desc v1.Descriptor, diffID v1.Hash) v1.Layer {
+func (p *Previous) Layer(desc v1.Descriptor, diffID v1.Hash) (v1.Layer, error) {
 	ref := p.Repo.Digest(desc.Digest.String())
-	return &remote.MountableLayer{
-		Layer:     &storedLayer{desc: desc, diffID: diffID, open: func() (v1.Layer, error) { return p.puller.Layer(p.ctx, ref) }},
-		Reference: ref,
+	// partial adds the gzip reading; diffID overrides the hash it would
+	// compute by reading the whole blob.
+	l, err := partial.CompressedToLayer(&storedBlob{desc: desc, open: func() (v1.Layer, error) { return p.puller.Layer(p.ctx, ref) }})
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", ref, err)
 	}
+	return &remote.MountableLayer{Layer: knownDiffID{Layer: l, diffID: diffID}, Reference: ref}, nil
 }
 
-// storedLayer is a layer known by its descriptor and diffID.
-type storedLayer struct {
-	desc   v1.Descriptor
+// knownDiffID is a layer whose diffID is known without reading it.
+type knownDiffID struct {
+	v1.Layer
 	diffID v1.Hash
-	open   func() (v1.Layer, error)
 }
 
-func (l *storedLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
-func (l *storedLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *storedLayer) Size() (int64, error)                { return l.desc.Size, nil }
-func (l *storedLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+func (l knownDiffID) DiffID() (v1.Hash, error) { return l.diffID, nil }
 
-func (l *storedLayer) Compressed() (io.ReadCloser, error) {
-	rl, err := l.open()
+// storedBlob is a compressed blob known by its descriptor, fetched only
+// when read.
+type storedBlob struct {
+	desc v1.Descriptor
+	open func() (v1.Layer, error)
+}
+
+func (b *storedBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
+func (b *storedBlob) Size() (int64, error)                { return b.desc.Size, nil }
+func (b *storedBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
+
+func (b *storedBlob) Compressed() (io.ReadCloser, error) {
+	rl, err := b.open()
 	if err != nil {
 		return nil, err
 	}
 	return rl.Compressed()
 }
-
-// Uncompressed is the gzip stream decompressed: layers this is used for
-// are gzip by their media type (the caller checked it).
-func (l *storedLayer) Uncompressed() (io.ReadCloser, error) {
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(rc)
-	if err != nil {
-		rc.Close()
-		return nil, fmt.Errorf("layer %s: %w", l.desc.Digest, err)
-	}
-	return &gunzipped{Reader: zr, raw: rc}, nil
-}
-
-type gunzipped struct {
-	*gzip.Reader
-	raw io.ReadCloser
-}
-
-func (g *gunzipped) Close() error { return errors.Join(g.Reader.Close(), g.raw.Close()) }
